@@ -1,0 +1,27 @@
+"""gunicorn settings for production: ``gunicorn wsgi:app`` picks this file up.
+
+Every value can be overridden from the environment (``GUNICORN_*``) or the command line.
+"""
+
+import multiprocessing
+import os
+
+bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
+workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count() * 2 + 1))
+threads = int(os.environ.get("GUNICORN_THREADS", "1"))
+# Sync workers: bcrypt and RSA signing are CPU-bound, so more threads would not help.
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "sync")
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+graceful_timeout = 30
+keepalive = 5
+# Recycle workers now and then so a slow leak can never take a node down.
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "10000"))
+max_requests_jitter = 1000
+# Refuse oversized request lines and headers before they reach Flask.
+limit_request_line = 8190
+limit_request_field_size = 16384
+accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-")
+errorlog = "-"
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+# Load the app once in the master so a bad configuration stops start-up with its reason.
+preload_app = True

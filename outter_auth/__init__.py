@@ -1,0 +1,3 @@
+"""Outter Auth: API keys, RS256 JWTs, sessions and the gateway contract for Outter."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,86 @@
+"""Users of the caller's tenant, seen through their membership."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from flask_smorest.pagination import PaginationParameters
+
+from outter_auth.api.paging import paginate
+from outter_auth.auth import current_principal, require_scopes
+from outter_auth.extensions import db
+from outter_auth.models import Membership
+from outter_auth.runtime import runtime
+from outter_auth.schemas.users import MemberCreateSchema, MemberSchema, MemberUpdateSchema
+from outter_auth.scopes import USERS_READ, USERS_WRITE
+from outter_auth.services import users
+
+blp = Blueprint("users", __name__, url_prefix="/api/auth/users", description="Users of the tenant")
+
+
+@blp.route("")
+class Users(MethodView):
+    @require_scopes(USERS_READ)
+    @blp.response(200, MemberSchema(many=True))
+    @blp.paginate()
+    def get(self, pagination_parameters: PaginationParameters) -> list[Membership]:
+        """List users"""
+        return paginate(users.members_query(current_principal.tenant_id), pagination_parameters)
+
+    @require_scopes(USERS_WRITE)
+    @blp.arguments(MemberCreateSchema)
+    @blp.response(201, MemberSchema)
+    @blp.alt_response(409, description="Email taken")
+    def post(self, body: dict[str, Any]) -> Membership:
+        """Create a user with an initial password"""
+        return users.create_member(
+            db.session,
+            current_principal.tenant_id,
+            body["email"],
+            body["password"],
+            body["role"],
+            runtime().settings.bcrypt_rounds,
+            actor_role=current_principal.role,
+        )
+
+
+@blp.route("/<id:user_id>")
+class UsersById(MethodView):
+    @require_scopes(USERS_READ)
+    @blp.response(200, MemberSchema)
+    @blp.alt_response(404, description="No such user in this tenant")
+    def get(self, user_id: str) -> Membership:
+        """Get a user"""
+        return users.get_member(db.session, current_principal.tenant_id, user_id)
+
+    @require_scopes(USERS_WRITE)
+    @blp.arguments(MemberUpdateSchema)
+    @blp.response(200, MemberSchema)
+    @blp.alt_response(404, description="No such user in this tenant")
+    @blp.alt_response(409, description="The tenant would lose its last owner")
+    def patch(self, body: dict[str, Any], user_id: str) -> Membership:
+        """Change a user's role, or deactivate/reactivate them"""
+        return users.update_member(
+            db.session,
+            current_principal.tenant_id,
+            user_id,
+            actor_id=current_principal.id,
+            actor_role=current_principal.role or "",
+            **body,
+        )
+
+    @require_scopes(USERS_WRITE)
+    @blp.response(204)
+    @blp.alt_response(404, description="No such user in this tenant")
+    def delete(self, user_id: str) -> None:
+        """Deactivate a user in this tenant (the record stays)"""
+        users.update_member(
+            db.session,
+            current_principal.tenant_id,
+            user_id,
+            actor_id=current_principal.id,
+            actor_role=current_principal.role or "",
+            is_active=False,
+        )

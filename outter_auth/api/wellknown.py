@@ -1,0 +1,86 @@
+"""Public discovery: the JWKS and the authorization-server metadata (RFC 8414)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from flask import Response, request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from outter_auth.runtime import runtime
+from outter_auth.scopes import MANAGEMENT_SCOPES
+
+blp = Blueprint("wellknown", __name__, url_prefix="/.well-known", description="Discovery and public keys")
+
+# The JWKS body only changes when the set of published keys does; cache it per set.
+_jwks_cache: dict[tuple[str, ...], tuple[bytes, str]] = {}
+
+
+@blp.route("/jwks.json")
+class Jwks(MethodView):
+    @blp.response(200, description="The public signing keys (RFC 7517)")
+    @blp.alt_response(304, description="Not modified (If-None-Match matched the ETag)")
+    def get(self) -> Response:
+        """Public signing keys
+
+        Cacheable for ``OUTTER_JWKS_MAX_AGE`` seconds; answers 304 to a matching
+        ``If-None-Match``.
+        """
+        state = runtime()
+        jwks = state.keystore.ring().published_jwks()
+        kids = tuple(key["kid"] for key in jwks["keys"])
+        cached = _jwks_cache.get(kids)
+        if cached is None:
+            body = json.dumps(jwks, separators=(",", ":")).encode()
+            cached = _jwks_cache[kids] = (body, hashlib.sha256(body).hexdigest()[:32])
+        body, etag = cached
+        response = Response(body, mimetype="application/json")
+        response.headers["Cache-Control"] = f"public, max-age={state.settings.jwks_max_age}"
+        response.set_etag(etag)
+        return response.make_conditional(request)
+
+
+def server_metadata() -> dict[str, Any]:
+    """What exists today, and nothing more (RFC 8414 §2)."""
+    settings = runtime().settings
+    issuer = settings.issuer
+    return {
+        "issuer": issuer,
+        "jwks_uri": f"{issuer}/.well-known/jwks.json",
+        "scopes_supported": list(MANAGEMENT_SCOPES) + [s for s in settings.scopes if s not in MANAGEMENT_SCOPES],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "subject_types_supported": ["public"],
+        "claims_supported": [
+            "iss",
+            "sub",
+            "aud",
+            "exp",
+            "iat",
+            "nbf",
+            "jti",
+            "client_id",
+            "scope",
+            "tenant_id",
+            "roles",
+            "sid",
+        ],
+    }
+
+
+@blp.route("/openid-configuration")
+class OpenIdConfiguration(MethodView):
+    @blp.response(200, description="Provider metadata")
+    def get(self) -> dict[str, Any]:
+        """OpenID Connect discovery document"""
+        return server_metadata()
+
+
+@blp.route("/oauth-authorization-server")
+class AuthorizationServerMetadata(MethodView):
+    @blp.response(200, description="Authorization server metadata (RFC 8414)")
+    def get(self) -> dict[str, Any]:
+        """OAuth 2.0 authorization server metadata"""
+        return server_metadata()

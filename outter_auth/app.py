@@ -1,0 +1,110 @@
+"""The application factory: config → extensions → blueprints → error handlers → CLI."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from outter_auth import __version__
+from outter_auth.config import ConfigError, Settings, load_settings
+from outter_auth.extensions import api, db, migrate
+from outter_auth.runtime import Runtime
+from outter_auth.services.signing_keys import KeyStore
+from outter_auth.services.tokens import TokenSettings
+
+log = logging.getLogger(__name__)
+
+
+def migrations_dir() -> str:
+    """``migrations/`` of a source checkout, or the copy ``pip install .`` packs in."""
+    source = Path(__file__).resolve().parent.parent / "migrations"
+    return str(source if source.is_dir() else Path(__file__).resolve().parent / "_migrations")
+
+
+def create_app(config: Mapping[str, Any] | None = None, *, serving: bool = True) -> Flask:
+    """Build the app. ``config`` overrides settings by field name (see ``config.Settings``).
+
+    ``serving=False`` is for the CLI: it may run before any signing key exists
+    (``keys generate``, ``db upgrade``), so the key is not demanded then.
+    """
+    app = Flask("outter_auth", instance_relative_config=True)
+    settings = load_settings(config, instance_path=app.instance_path)
+    settings.check_production()
+    _configure_flask(app, settings)
+
+    keystore = KeyStore(settings.keys_dir, timedelta(seconds=settings.access_token_ttl + settings.jwt_leeway))
+    app.extensions["outter_auth"] = Runtime(
+        settings=settings,
+        keystore=keystore,
+        token_settings=TokenSettings(
+            issuer=settings.issuer,
+            audience=settings.audience,
+            ttl=settings.access_token_ttl,
+            leeway=settings.jwt_leeway,
+        ),
+    )
+    _ensure_signing_key(settings, keystore, serving)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=migrations_dir())
+    _register_api(app)
+
+    from outter_auth.cli import register_cli
+    from outter_auth.errors import register_error_handlers
+
+    register_error_handlers(app)
+    register_cli(app)
+    return app
+
+
+def _configure_flask(app: Flask, settings: Settings) -> None:
+    from outter_auth.api.docs import ASSETS_URL
+
+    if settings.database_url.startswith("sqlite:///"):
+        os.makedirs(app.instance_path, exist_ok=True)
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        TESTING=settings.is_testing,
+        SQLALCHEMY_DATABASE_URI=settings.database_url,
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        MAX_CONTENT_LENGTH=64 * 1024,
+        API_TITLE="Outter Auth",
+        API_VERSION=__version__,
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="/docs",
+        OPENAPI_SWAGGER_UI_URL=ASSETS_URL,
+    )
+
+
+def _ensure_signing_key(settings: Settings, keystore: KeyStore, serving: bool) -> None:
+    if keystore.ring().active_key() is not None:
+        return
+    if settings.is_production:
+        if serving:
+            raise ConfigError(f"no active signing key in {settings.keys_dir}: run `outter-auth keys generate`")
+        return
+    record = keystore.generate(only_if_none_active=True)
+    if record is not None:
+        log.warning("generated a development signing key kid=%s in %s", record.kid, settings.keys_dir)
+
+
+def _register_api(app: Flask) -> None:
+    from outter_auth.api import docs, health, projects, sessions, tenant, users, wellknown
+    from outter_auth.api.converters import IdConverter, id_schema
+    from outter_auth.auth import BEARER_SECURITY
+
+    app.url_map.converters["id"] = IdConverter
+    api.init_app(app)
+    api.register_converter(IdConverter, id_schema)
+    api.spec.components.security_scheme(BEARER_SECURITY, {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
+    app.register_blueprint(docs.blp)
+    for module in (health, wellknown, sessions, tenant, projects, users):
+        api.register_blueprint(module.blp)

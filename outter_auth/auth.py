@@ -1,0 +1,155 @@
+"""Who is calling: ``current_principal`` and ``require_scopes(...)`` for every credential.
+
+Bearer JWTs are verified here through ``services.tokens``; user tokens are then
+checked against the database (membership still active, session not ended), and
+their scopes narrowed to what the member's *current* role allows, so a demoted
+admin loses power at once on this service. API keys plug in beside Bearer.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar, cast
+
+from flask import g, request
+from flask_smorest import Blueprint
+from sqlalchemy import select
+from werkzeug.local import LocalProxy
+
+from outter_auth.extensions import db
+from outter_auth.models import Membership, Session, User
+from outter_auth.runtime import runtime
+from outter_auth.scopes import scopes_for_role
+from outter_auth.services import tokens
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+REALM = "outter"
+BEARER_SECURITY = "bearerAuth"
+# RFC 6750 §2.1 b64token
+_BEARER = re.compile(r"Bearer +([A-Za-z0-9\-._~+/]+=*)", re.IGNORECASE)
+
+
+class AuthenticationFailed(Exception):
+    """No usable credential: answered 401 with a ``WWW-Authenticate`` challenge."""
+
+    def __init__(self, message: str, error: str | None = "invalid_token") -> None:
+        super().__init__(message)
+        self.error = error
+
+    @property
+    def challenge(self) -> str:
+        if self.error is None:  # no credential at all: RFC 6750 §3.1 says no error code
+            return f'Bearer realm="{REALM}"'
+        return f'Bearer realm="{REALM}", error="{self.error}", error_description="{self}"'
+
+
+class InsufficientScope(Exception):
+    """The credential is valid but lacks a scope: answered 403."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    type: str  # "user" | "api_key" | "client"
+    id: str
+    tenant_id: str
+    scopes: frozenset[str]
+    roles: tuple[str, ...] = ()
+    email: str | None = None
+    session_id: str | None = None
+    client_id: str | None = None
+    claims: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def role(self) -> str | None:
+        return self.roles[0] if self.roles else None
+
+
+def authenticate() -> Principal:
+    """The caller of this request, authenticated once and kept on ``g``."""
+    principal = g.get("principal")
+    if principal is None:
+        principal = g.principal = _authenticate_request()
+    return cast(Principal, principal)
+
+
+current_principal: Principal = cast(Principal, LocalProxy(authenticate))
+
+
+def require_scopes(*scopes: str) -> Callable[[F], F]:
+    """Authenticate the caller and demand every scope in ``scopes`` (403 otherwise)."""
+
+    def decorator(view: F) -> F:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            missing = set(scopes) - authenticate().scopes
+            if missing:
+                raise InsufficientScope(f"missing scope: {' '.join(sorted(missing))}")
+            return view(*args, **kwargs)
+
+        responses = {"401": {"$ref": "#/components/responses/UNAUTHORIZED"}}
+        if scopes:
+            responses["403"] = {"$ref": "#/components/responses/FORBIDDEN"}
+        documented = Blueprint.doc(security=[{BEARER_SECURITY: list(scopes)}], responses=responses)
+        return cast(F, documented(wrapper))
+
+    return decorator
+
+
+def _authenticate_request() -> Principal:
+    header = request.headers.get("Authorization")
+    if header is None:
+        raise AuthenticationFailed("authentication required", error=None)
+    match = _BEARER.fullmatch(header.strip())
+    if match is None:
+        raise AuthenticationFailed("malformed Authorization header", error="invalid_request")
+    return _principal_from_jwt(match.group(1))
+
+
+def _principal_from_jwt(token: str) -> Principal:
+    state = runtime()
+    try:
+        claims = tokens.verify_access_token(token, state.keystore.ring(), state.token_settings)
+    except tokens.InvalidToken as error:
+        raise AuthenticationFailed(str(error)) from None
+    token_scopes = frozenset(str(claims.get("scope") or "").split())
+    if "sid" not in claims:  # client_credentials: the client itself is the caller
+        return Principal(
+            type="client",
+            id=str(claims["sub"]),
+            tenant_id=str(claims["tenant_id"]),
+            scopes=token_scopes,
+            client_id=str(claims["client_id"]),
+            claims=claims,
+        )
+    row = db.session.execute(
+        select(Membership.role, User.email)
+        .join(User, User.id == Membership.user_id)
+        .join(Session, Session.user_id == Membership.user_id)
+        .where(
+            Membership.user_id == claims["sub"],
+            Membership.tenant_id == claims["tenant_id"],
+            Membership.is_active.is_(True),
+            User.is_active.is_(True),
+            Session.id == claims["sid"],
+            Session.tenant_id == Membership.tenant_id,
+            Session.revoked_at.is_(None),
+        )
+    ).first()
+    if row is None:
+        raise AuthenticationFailed("session ended or account deactivated")
+    role, email = row
+    return Principal(
+        type="user",
+        id=str(claims["sub"]),
+        tenant_id=str(claims["tenant_id"]),
+        scopes=token_scopes & scopes_for_role(role),
+        roles=(role,),
+        email=email,
+        session_id=str(claims["sid"]),
+        client_id=str(claims["client_id"]),
+        claims=claims,
+    )

@@ -1,0 +1,156 @@
+"""Command line (SPEC §10): thin click commands over the services.
+
+``outter-auth`` is a Flask CLI group bound to the factory; ``db`` comes from
+Flask-Migrate. Commands that print a result accept ``--json``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any, NoReturn
+
+import click
+from flask import Flask
+from flask.cli import FlaskGroup, with_appcontext
+
+from outter_auth.extensions import db
+from outter_auth.runtime import runtime
+from outter_auth.services import tenancy, users
+from outter_auth.services.exceptions import DomainError
+from outter_auth.services.signing_keys import SigningKeyError
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+
+
+def _cli_app() -> Flask:
+    from outter_auth.app import create_app
+
+    return create_app(serving=False)
+
+
+cli = FlaskGroup(create_app=_cli_app, help="Outter Auth: API keys, JWTs and sessions for Outter.")
+
+
+def _emit(data: dict[str, Any] | list[dict[str, Any]], as_json: bool, text: str) -> None:
+    click.echo(json.dumps(data, indent=2, default=str) if as_json else text)
+
+
+def _fail(error: Exception) -> NoReturn:
+    raise click.ClickException(str(error))
+
+
+# -- signing keys ------------------------------------------------------------------
+
+keys_cli = click.Group("keys", help="Signing keys (RSA, published in the JWKS).")
+
+
+@keys_cli.command("generate")
+@json_option
+@with_appcontext
+def keys_generate(as_json: bool) -> None:
+    """Create the first signing key, active at once."""
+    try:
+        record = runtime().keystore.generate()
+    except SigningKeyError as error:
+        _fail(error)
+    assert record is not None
+    _emit({"kid": record.kid, "status": "active"}, as_json, f"generated signing key {record.kid} (active)")
+
+
+@keys_cli.command("list")
+@json_option
+@with_appcontext
+def keys_list(as_json: bool) -> None:
+    """List signing keys and their lifecycle state."""
+    states = runtime().keystore.reload(force=True).states()
+    rows = [
+        {
+            "kid": s.record.kid,
+            "status": s.status,
+            "published": s.published,
+            "created_at": s.record.created_at.isoformat(),
+            "activates_at": s.record.activates_at.isoformat(),
+            "retired_at": s.retired_since.isoformat() if s.retired_since else None,
+        }
+        for s in states
+    ]
+    lines = [f"{r['kid']}  {r['status']:<8} activates {r['activates_at']}" for r in rows]
+    _emit(rows, as_json, "\n".join(lines) or "no signing keys")
+
+
+# -- tenants and users ---------------------------------------------------------------
+
+tenants_cli = click.Group("tenants", help="Tenants (Outter accounts).")
+
+
+@tenants_cli.command("create")
+@click.argument("slug")
+@click.option("--name", help="Display name (defaults to the slug).")
+@json_option
+@with_appcontext
+def tenants_create(slug: str, name: str | None, as_json: bool) -> None:
+    """Create a tenant."""
+    try:
+        tenant = tenancy.create_tenant(db.session, slug, name)
+    except DomainError as error:
+        _fail(error)
+    _emit(
+        {"id": tenant.id, "slug": tenant.slug, "name": tenant.name},
+        as_json,
+        f"created tenant {tenant.slug} ({tenant.id})",
+    )
+
+
+users_cli = click.Group("users", help="Users and their memberships.")
+
+
+@users_cli.command("create")
+@click.argument("email")
+@click.option("--tenant", "tenant_ref", required=True, help="Tenant slug or id.")
+@click.option("--role", type=click.Choice(["owner", "admin", "member"]), default="member", show_default=True)
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@json_option
+@with_appcontext
+def users_create(email: str, tenant_ref: str, role: str, password_stdin: bool, as_json: bool) -> None:
+    """Create a user in a tenant (or add an existing user to it)."""
+    tenant = tenancy.find_tenant(db.session, tenant_ref)
+    if tenant is None:
+        _fail(click.ClickException(f"no tenant {tenant_ref!r}"))
+    assert tenant is not None
+    existing = users.find_user(db.session, email)
+    password = None
+    if existing is None:
+        password = _read_password(password_stdin)
+    try:
+        membership = users.create_member(
+            db.session,
+            tenant.id,
+            email,
+            password,
+            role,
+            runtime().settings.bcrypt_rounds,
+            allow_existing_user=True,
+        )
+    except DomainError as error:
+        _fail(error)
+    result = {"id": membership.user_id, "email": membership.user.email, "tenant_id": tenant.id, "role": role}
+    _emit(result, as_json, f"created {role} {membership.user.email} ({membership.user_id}) in {tenant.slug}")
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise click.ClickException("no password on standard input")
+        return password
+    return str(click.prompt("Password", hide_input=True, confirmation_prompt=True))
+
+
+def register_cli(app: Flask) -> None:
+    for group in (keys_cli, tenants_cli, users_cli):
+        app.cli.add_command(group)
+
+
+def main() -> None:
+    cli()

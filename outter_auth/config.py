@@ -1,0 +1,143 @@
+"""Settings: the only module that reads the environment.
+
+Every setting has a default that works for a local run; ``production`` refuses
+unsafe defaults with a one-line reason (:class:`ConfigError`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+ENVIRONMENTS = ("development", "production", "testing")
+DEFAULT_SECRET_KEY = "dev-secret-key-change-me"
+DEFAULT_API_KEY_PEPPER = ""  # empty: plain SHA-256 digests (allowed outside production)
+
+
+class ConfigError(Exception):
+    """A setting is missing, malformed or unsafe; the message is one line."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str = "development"
+    database_url: str = ""
+    issuer: str = ""
+    audience: str = "outter-api"
+    keys_dir: str = "keys"
+    access_token_ttl: int = 900
+    refresh_token_ttl: int = 30 * 24 * 3600
+    bcrypt_rounds: int = 12
+    api_key_pepper: str = DEFAULT_API_KEY_PEPPER
+    api_key_cache_ttl: int = 5
+    jwks_max_age: int = 300
+    scopes: tuple[str, ...] = ()
+    secret_key: str = DEFAULT_SECRET_KEY
+    redis_url: str = ""
+    first_party_client_id: str = "outter-app"
+    # Not in SPEC §9's list: how far token clocks may drift (RFC 7519 §4.1.4 "leeway").
+    jwt_leeway: int = 30
+    # False when OUTTER_ISSUER was not given and the local default is in use.
+    issuer_explicit: bool = False
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def is_testing(self) -> bool:
+        return self.env == "testing"
+
+    def check_production(self) -> None:
+        """Refuse the unsafe defaults that are fine on a laptop."""
+        if not self.is_production:
+            return
+        if not self.issuer_explicit:
+            raise ConfigError("OUTTER_ISSUER must be set in production")
+        if not self.secret_key or self.secret_key == DEFAULT_SECRET_KEY:
+            raise ConfigError("OUTTER_SECRET_KEY must be set to a non-default value in production")
+        if not self.api_key_pepper or self.api_key_pepper == DEFAULT_API_KEY_PEPPER:
+            raise ConfigError("OUTTER_API_KEY_PEPPER must be set to a non-default value in production")
+        if self.database_url.startswith("sqlite"):
+            log.warning("production is running on SQLite; use PostgreSQL (OUTTER_DATABASE_URL)")
+
+
+_INT_FIELDS = {
+    "access_token_ttl": (1, None),
+    "refresh_token_ttl": (1, None),
+    "bcrypt_rounds": (4, 31),
+    "api_key_cache_ttl": (0, None),
+    "jwks_max_age": (0, None),
+    "jwt_leeway": (0, 30),
+}
+
+
+def _parse_int(name: str, raw: str | int) -> int:
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        raise ConfigError(f"OUTTER_{name.upper()} must be an integer, got {raw!r}") from None
+    low, high = _INT_FIELDS[name]
+    if value < low or (high is not None and value > high):
+        bounds = f">= {low}" if high is None else f"between {low} and {high}"
+        raise ConfigError(f"OUTTER_{name.upper()} must be {bounds}, got {value}")
+    return value
+
+
+def _parse_scopes(raw: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    items = raw.replace(",", " ").split() if isinstance(raw, str) else list(raw)
+    return tuple(dict.fromkeys(items))
+
+
+def load_settings(
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+    instance_path: str | os.PathLike[str] = "instance",
+) -> Settings:
+    """Build :class:`Settings` from ``OUTTER_*`` variables, then ``overrides``.
+
+    ``overrides`` use the field names (``{"env": "testing", "database_url": ...}``)
+    and win over the environment; tests pass them to ``create_app``.
+    """
+    environ = os.environ if environ is None else environ
+    overrides = dict(overrides or {})
+    known = {f.name for f in fields(Settings)} - {"issuer_explicit"}
+    unknown = set(overrides) - known
+    if unknown:
+        raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+
+    raw: dict[str, Any] = {}
+    for name in known:
+        env_value = environ.get(f"OUTTER_{name.upper()}")
+        if env_value is not None and env_value != "":
+            raw[name] = env_value
+    raw.update(overrides)
+
+    env = raw.get("env", "development")
+    if env not in ENVIRONMENTS:
+        raise ConfigError(f"OUTTER_ENV must be one of {', '.join(ENVIRONMENTS)}, got {env!r}")
+
+    for name in _INT_FIELDS:
+        if name in raw:
+            raw[name] = _parse_int(name, raw[name])
+    if "scopes" in raw:
+        raw["scopes"] = _parse_scopes(raw["scopes"])
+
+    if not raw.get("database_url"):
+        db_file = Path(instance_path).resolve() / "outter_auth.db"
+        raw["database_url"] = f"sqlite:///{db_file}"
+    raw["issuer_explicit"] = bool(raw.get("issuer"))
+    if not raw["issuer_explicit"]:
+        raw["issuer"] = "http://localhost:5000"
+    raw["issuer"] = str(raw["issuer"]).rstrip("/")
+    if env == "testing" and "bcrypt_rounds" not in raw:
+        raw["bcrypt_rounds"] = 4
+    raw["keys_dir"] = str(Path(raw.get("keys_dir") or "keys").resolve())
+
+    return Settings(**raw)

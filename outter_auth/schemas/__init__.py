@@ -1,0 +1,1 @@
+"""marshmallow request and response schemas; unknown fields are refused (422)."""

@@ -1,0 +1,32 @@
+"""Schemas for the users of a tenant (a user seen through their membership)."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from outter_auth.models import ROLES
+from outter_auth.schemas.fields import Secret, Text
+
+
+class MemberSchema(Schema):
+    id = fields.String(attribute="user_id", dump_only=True)
+    email = fields.String(attribute="user.email", dump_only=True)
+    role = fields.String(dump_only=True)
+    is_active = fields.Boolean(dump_only=True, metadata={"description": "Active in this tenant."})
+    created_at = fields.AwareDateTime(dump_only=True)
+
+
+class MemberCreateSchema(Schema):
+    email = Text(required=True, validate=[validate.Length(3, 320), validate.Email()])
+    password = Secret(
+        required=True,
+        load_only=True,
+        validate=validate.Length(8, 72),
+        metadata={"description": "Initial password, 8 characters to 72 bytes."},
+    )
+    role = fields.String(load_default="member", validate=validate.OneOf(ROLES))
+
+
+class MemberUpdateSchema(Schema):
+    role = fields.String(validate=validate.OneOf(ROLES))
+    is_active = fields.Boolean(truthy={True}, falsy={False})

@@ -1,0 +1,1 @@
+"""Domain logic: plain functions taking a database session, knowing nothing of HTTP."""

@@ -1,0 +1,137 @@
+"""Access tokens (RFC 9068 JWTs): the only module that signs or verifies a JOSE object.
+
+RS256 only, always with the signing key's ``kid``; verification checks the header
+before any cryptography and then ``iss``, ``aud``, ``exp``, ``nbf`` with a small leeway.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from joserfc import jws, jwt
+from joserfc.errors import BadSignatureError, ClaimError, ExpiredTokenError, JoseError
+from joserfc.jwt import JWTClaimsRegistry
+
+from outter_auth import clock
+from outter_auth.services.signing_keys import KeyRing
+
+ALGORITHM = "RS256"
+TOKEN_TYPE = "at+jwt"
+# RFC 9068 §4: resource servers accept "at+jwt" and its long form.
+ACCEPTED_TYPES = {"at+jwt", "application/at+jwt"}
+# Header parameters that would let a token choose its own verification key.
+FORBIDDEN_HEADER_PARAMS = {"jku", "x5u", "jwk", "x5c", "crit"}
+MAX_TOKEN_LENGTH = 8192
+
+
+class InvalidToken(Exception):
+    """The token is not one of ours or no longer valid; the message is safe to show."""
+
+
+class NoSigningKey(Exception):
+    """No active signing key: the service cannot issue tokens."""
+
+
+@dataclass(frozen=True)
+class TokenSettings:
+    issuer: str
+    audience: str
+    ttl: int
+    leeway: int
+
+
+def issue_access_token(
+    ring: KeyRing,
+    settings: TokenSettings,
+    *,
+    subject: str,
+    client_id: str,
+    scopes: Iterable[str],
+    tenant_id: str,
+    roles: Iterable[str] = (),
+    session_id: str | None = None,
+) -> tuple[str, dict[str, Any]]:
+    """Sign an access token with the active key; returns the JWT and its claims."""
+    key = ring.active_key()
+    if key is None:
+        raise NoSigningKey("no active signing key")
+    now = clock.timestamp()
+    claims: dict[str, Any] = {
+        "iss": settings.issuer,
+        "sub": subject,
+        "aud": settings.audience,
+        "exp": now + settings.ttl,
+        "iat": now,
+        "nbf": now,
+        "jti": secrets.token_urlsafe(16),
+        "client_id": client_id,
+        "scope": " ".join(scopes),
+        "tenant_id": tenant_id,
+        "roles": list(roles),
+    }
+    if session_id is not None:
+        claims["sid"] = session_id
+    header = {"alg": ALGORITHM, "typ": TOKEN_TYPE, "kid": key.kid}
+    return jwt.encode(header, claims, key, algorithms=[ALGORITHM]), claims
+
+
+def verify_access_token(token: str, ring: KeyRing, settings: TokenSettings) -> dict[str, Any]:
+    """Return the claims of a valid access token, or raise :class:`InvalidToken`."""
+    if not token or len(token) > MAX_TOKEN_LENGTH:
+        raise InvalidToken("malformed token")
+    try:
+        header = jws.extract_compact(token.encode("ascii")).headers()
+    except (JoseError, ValueError, TypeError, UnicodeError):
+        raise InvalidToken("malformed token") from None
+    _check_header(header)
+    key = ring.verification_key(header["kid"])
+    if key is None:
+        raise InvalidToken("unknown signing key")
+    try:
+        claims = jwt.decode(token, key, algorithms=[ALGORITHM]).claims
+        _claims_registry(settings).validate(claims)
+    except JoseError as error:
+        raise InvalidToken(_describe(error)) from None
+    except (ValueError, TypeError):
+        raise InvalidToken("malformed token") from None
+    return claims
+
+
+def _check_header(header: dict[str, Any]) -> None:
+    if header.get("alg") != ALGORITHM:
+        raise InvalidToken("unsupported algorithm")
+    typ = header.get("typ")
+    if not isinstance(typ, str) or typ.lower() not in ACCEPTED_TYPES:
+        raise InvalidToken("not an access token")
+    if FORBIDDEN_HEADER_PARAMS & header.keys():
+        raise InvalidToken("forbidden header parameter")
+    if not isinstance(header.get("kid"), str):
+        raise InvalidToken("unknown signing key")
+
+
+def _claims_registry(settings: TokenSettings) -> JWTClaimsRegistry:
+    return JWTClaimsRegistry(
+        now=clock.timestamp,
+        leeway=settings.leeway,
+        iss={"essential": True, "value": settings.issuer},
+        aud={"essential": True, "value": settings.audience},
+        sub={"essential": True},
+        exp={"essential": True},
+        iat={"essential": True},
+        jti={"essential": True},
+        tenant_id={"essential": True},
+        client_id={"essential": True},
+    )
+
+
+def _describe(error: JoseError) -> str:
+    if isinstance(error, ExpiredTokenError):
+        return "token expired"
+    if isinstance(error, ClaimError):
+        return str(error.description)  # e.g. "Invalid claim: 'aud'"; never echoes the token
+    if isinstance(error, BadSignatureError):
+        return "bad signature"
+    return "invalid token"

@@ -1,0 +1,138 @@
+"""Users and memberships; tenant admins only ever see their own tenant's members."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, joinedload
+
+from outter_auth.models import ROLES, Membership, User
+from outter_auth.services import passwords
+from outter_auth.services.exceptions import Conflict, InvalidInput, NotFound, PermissionDenied
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def find_user(db: Session, email: str) -> User | None:
+    return db.scalars(select(User).where(User.email == normalize_email(email))).first()
+
+
+def create_member(
+    db: Session,
+    tenant_id: str,
+    email: str,
+    password: str | None,
+    role: str,
+    bcrypt_rounds: int,
+    *,
+    actor_role: str | None = None,
+    allow_existing_user: bool = False,
+) -> Membership:
+    """Create a user in ``tenant_id`` with an initial password.
+
+    An email that exists already is a conflict for tenant admins: adding it would
+    let one tenant set another tenant's user's password. The operator's CLI may
+    add an existing user to another tenant (``allow_existing_user``); the
+    password is then left as it is.
+    """
+    _check_role(role)
+    if actor_role is not None and role == "owner" and actor_role != "owner":
+        raise PermissionDenied("only an owner can create another owner")
+    user = find_user(db, email)
+    if user is not None and not allow_existing_user:
+        raise Conflict("a user with this email exists already")
+    if user is None:
+        if password is None:
+            raise InvalidInput("a password is required for a new user")
+        try:
+            password_hash = passwords.hash_password(password, bcrypt_rounds)
+        except passwords.WeakPassword as error:
+            raise InvalidInput(str(error)) from None
+        user = User(email=normalize_email(email), password_hash=password_hash)
+        db.add(user)
+        db.flush()
+    elif db.get(Membership, (user.id, tenant_id)) is not None:
+        raise Conflict("this user is a member of the tenant already")
+    membership = Membership(user=user, tenant_id=tenant_id, role=role)
+    db.add(membership)
+    try:
+        db.commit()
+    except IntegrityError:
+        db.rollback()
+        raise Conflict("a user with this email exists already") from None
+    return membership
+
+
+def members_query(tenant_id: str) -> Select[Any]:
+    return (
+        select(Membership)
+        .options(joinedload(Membership.user))
+        .where(Membership.tenant_id == tenant_id)
+        .order_by(Membership.created_at, Membership.user_id)
+    )
+
+
+def get_member(db: Session, tenant_id: str, user_id: str) -> Membership:
+    membership = db.scalars(
+        select(Membership)
+        .options(joinedload(Membership.user))
+        .where(Membership.tenant_id == tenant_id, Membership.user_id == user_id)
+    ).first()
+    if membership is None:
+        raise NotFound("user not found")
+    return membership
+
+
+def update_member(
+    db: Session,
+    tenant_id: str,
+    user_id: str,
+    *,
+    actor_id: str,
+    actor_role: str,
+    role: str | None = None,
+    is_active: bool | None = None,
+) -> Membership:
+    """Change a member's role or deactivate/reactivate them in this tenant.
+
+    Owners are managed only by owners, and the last active owner cannot be
+    demoted or deactivated, so a tenant can never lock itself out.
+    """
+    membership = get_member(db, tenant_id, user_id)
+    if role is not None:
+        _check_role(role)
+    touches_owner = membership.role == "owner" or role == "owner"
+    if touches_owner and actor_role != "owner":
+        raise PermissionDenied("only an owner can change an owner or grant the owner role")
+    if is_active is False and user_id == actor_id:
+        raise PermissionDenied("you cannot deactivate yourself")
+    stays_owner = (role or membership.role) == "owner" and is_active is not False
+    if membership.role == "owner" and membership.is_active and not stays_owner:
+        if _active_owner_count(db, tenant_id) <= 1:
+            raise Conflict("the tenant must keep at least one active owner")
+    if role is not None:
+        membership.role = role
+    if is_active is not None:
+        membership.is_active = is_active
+    db.commit()
+    return membership
+
+
+def _active_owner_count(db: Session, tenant_id: str) -> int:
+    return (
+        db.scalar(
+            select(func.count())
+            .select_from(Membership)
+            .where(Membership.tenant_id == tenant_id, Membership.role == "owner", Membership.is_active.is_(True))
+        )
+        or 0
+    )
+
+
+def _check_role(role: str) -> None:
+    if role not in ROLES:
+        raise InvalidInput(f"role must be one of {', '.join(ROLES)}")

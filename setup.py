@@ -1,0 +1,39 @@
+from setuptools import find_packages, setup
+
+setup(
+    name="outter-auth",
+    version="0.1.0",
+    description="Authentication service of the Outter API platform: API keys, RS256 JWTs, sessions",
+    python_requires=">=3.11",
+    packages=find_packages(include=["outter_auth", "outter_auth.*"])
+    + ["outter_auth._migrations", "outter_auth._migrations.versions"],
+    # `pip install .` carries the Alembic scripts along (a source checkout uses migrations/).
+    package_dir={"outter_auth._migrations": "migrations"},
+    package_data={"outter_auth._migrations": ["alembic.ini", "script.py.mako", "README"]},
+    install_requires=[
+        "Flask>=3.1,<4",
+        "flask-smorest>=0.46,<1",
+        "marshmallow>=4,<5",
+        "SQLAlchemy>=2.0,<3",
+        "Flask-SQLAlchemy>=3.1,<4",
+        "Flask-Migrate>=4.1,<5",
+        "alembic>=1.16",
+        "joserfc>=1.6,<2",
+        "cryptography>=44",
+        "bcrypt>=4.2,<6",
+        "psycopg[binary]>=3.2,<4",
+        "gunicorn>=23",
+        "swagger-ui-bundle>=1.1,<2",
+    ],
+    extras_require={
+        "dev": [
+            "pytest>=8",
+            "pytest-xdist>=3.6",
+            "ruff>=0.8",
+            "mypy>=1.13",
+            "PyJWT[crypto]>=2.9",
+            "hypothesis>=6.100",
+        ],
+    },
+    entry_points={"console_scripts": ["outter-auth=outter_auth.cli:main"]},
+)
