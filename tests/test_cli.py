@@ -1,0 +1,132 @@
+"""The command line (SPEC §10), through ``app.test_cli_runner()``."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from outter_auth.extensions import db
+from outter_auth.models import Membership, User
+from outter_auth.services import passwords
+
+
+def run(app, *args: str, input: str | None = None):
+    return app.test_cli_runner().invoke(args=list(args), input=input)
+
+
+def test_keys_list_shows_the_active_key(app, keys_dir):
+    result = run(app, "keys", "list", "--json")
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.output)
+    active = [r for r in rows if r["status"] == "active"]
+    assert len(active) == 1
+    assert (keys_dir / f"{active[0]['kid']}.pem").exists()
+    assert run(app, "keys", "list").output.startswith(active[0]["kid"])
+
+
+def test_keys_generate_refuses_a_second_active_key(app):
+    result = run(app, "keys", "generate")
+    assert result.exit_code != 0
+    assert "keys rotate" in result.output
+
+
+def test_keys_generate_into_an_empty_dir(app, tmp_path, base_config):
+    from outter_auth.app import create_app
+
+    production = {"env": "production", "secret_key": "s" * 32, "api_key_pepper": "p" * 32}
+    fresh = create_app({**base_config, **production, "keys_dir": str(tmp_path)}, serving=False)
+    result = run(fresh, "keys", "generate", "--json")
+    assert result.exit_code == 0, result.output
+    kid = json.loads(result.output)["kid"]
+    assert (tmp_path / f"{kid}.pem").stat().st_mode & 0o777 == 0o600
+
+
+def test_tenants_create(app, ctx):
+    result = run(app, "tenants", "create", "acme", "--name", "Acme Inc", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output) | {"id": "x"} == {"id": "x", "slug": "acme", "name": "Acme Inc"}
+
+    again = run(app, "tenants", "create", "acme")
+    assert again.exit_code != 0
+    assert "exists already" in again.output
+
+
+def test_tenants_create_refuses_a_bad_slug(app):
+    result = run(app, "tenants", "create", "Not A Slug")
+    assert result.exit_code != 0
+    assert "slug must be" in result.output
+
+
+def test_users_create_reads_the_password_from_stdin(app, client):
+    run(app, "tenants", "create", "acme")
+    result = run(
+        app,
+        "users",
+        "create",
+        "Owner@Acme.test",
+        "--tenant",
+        "acme",
+        "--role",
+        "owner",
+        "--password-stdin",
+        "--json",
+        input="a long passphrase\n",
+    )
+    assert result.exit_code == 0, result.output
+    created = json.loads(result.output)
+    assert created["email"] == "owner@acme.test" and created["role"] == "owner"
+    assert "a long passphrase" not in result.output
+
+    login = client.post("/api/auth/login", json={"email": "owner@acme.test", "password": "a long passphrase"})
+    assert login.status_code == 200
+
+
+def test_users_create_prompts_for_the_password_twice(app):
+    run(app, "tenants", "create", "acme")
+    result = run(app, "users", "create", "ann@acme.test", "--tenant", "acme", input="passphrase1\npassphrase1\n")
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        user = db.session.query(User).filter_by(email="ann@acme.test").one()
+        assert passwords.verify_password("passphrase1", user.password_hash)
+        assert user.password_hash.startswith("$2")  # bcrypt, never the password
+
+
+def test_users_create_adds_an_existing_user_to_another_tenant(app):
+    run(app, "tenants", "create", "acme")
+    run(app, "tenants", "create", "globex")
+    run(app, "users", "create", "ann@acme.test", "--tenant", "acme", "--password-stdin", input="passphrase1\n")
+    result = run(app, "users", "create", "ann@acme.test", "--tenant", "globex", "--role", "admin")
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        assert db.session.query(Membership).count() == 2
+
+
+def test_users_create_errors(app):
+    run(app, "tenants", "create", "acme")
+    unknown_tenant = run(app, "users", "create", "a@b.test", "--tenant", "nope", "--password-stdin", input="x" * 9)
+    assert unknown_tenant.exit_code != 0 and "no tenant" in unknown_tenant.output
+    weak = run(app, "users", "create", "a@b.test", "--tenant", "acme", "--password-stdin", input="short\n")
+    assert weak.exit_code != 0 and "at least 8" in weak.output
+    empty = run(app, "users", "create", "a@b.test", "--tenant", "acme", "--password-stdin", input="\n")
+    assert empty.exit_code != 0 and "no password" in empty.output
+    bad_role = run(app, "users", "create", "a@b.test", "--tenant", "acme", "--role", "root")
+    assert bad_role.exit_code != 0
+
+
+def test_console_script_is_a_flask_group_with_our_commands(tmp_path):
+    env = {
+        "OUTTER_KEYS_DIR": str(tmp_path / "keys"),
+        "OUTTER_DATABASE_URL": f"sqlite:///{tmp_path}/c.db",
+        "PATH": "/usr/bin:/bin",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", "from outter_auth.cli import main; main()", "--help"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    for command in ("db", "keys", "tenants", "users", "run"):
+        assert f"  {command} " in result.stdout

@@ -1,0 +1,142 @@
+"""Settings from the environment, and production's refusals (SPEC §9)."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from outter_auth.app import create_app
+from outter_auth.config import ConfigError, load_settings
+
+SAFE_PRODUCTION = {
+    "OUTTER_ENV": "production",
+    "OUTTER_ISSUER": "https://auth.outter.io",
+    "OUTTER_SECRET_KEY": "s" * 40,
+    "OUTTER_API_KEY_PEPPER": "p" * 40,
+}
+
+
+def test_defaults_work_for_a_local_run(tmp_path):
+    settings = load_settings(environ={}, instance_path=tmp_path)
+    assert settings.env == "development"
+    assert settings.database_url == f"sqlite:///{tmp_path.resolve() / 'outter_auth.db'}"
+    assert settings.audience == "outter-api"
+    assert (settings.access_token_ttl, settings.refresh_token_ttl) == (900, 30 * 24 * 3600)
+    assert (settings.bcrypt_rounds, settings.jwks_max_age, settings.api_key_cache_ttl) == (12, 300, 5)
+    assert settings.first_party_client_id == "outter-app"
+    assert not settings.issuer_explicit
+
+
+def test_environment_variables_are_read_and_converted(tmp_path):
+    settings = load_settings(
+        environ={
+            "OUTTER_ACCESS_TOKEN_TTL": "60",
+            "OUTTER_SCOPES": "content:generate, content:read content:generate",
+            "OUTTER_ISSUER": "https://auth.example/",
+            "OUTTER_KEYS_DIR": str(tmp_path / "k"),
+        },
+        instance_path=tmp_path,
+    )
+    assert settings.access_token_ttl == 60
+    assert settings.scopes == ("content:generate", "content:read")
+    assert settings.issuer == "https://auth.example"  # trailing slash dropped
+    assert settings.keys_dir == str(tmp_path / "k")
+
+
+def test_overrides_win_over_the_environment(tmp_path):
+    settings = load_settings({"audience": "mine"}, environ={"OUTTER_AUDIENCE": "theirs"}, instance_path=tmp_path)
+    assert settings.audience == "mine"
+
+
+def test_testing_uses_cheap_bcrypt(tmp_path):
+    assert load_settings({"env": "testing"}, environ={}, instance_path=tmp_path).bcrypt_rounds == 4
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"OUTTER_ENV": "staging"}, "OUTTER_ENV must be one of"),
+        ({"OUTTER_ACCESS_TOKEN_TTL": "soon"}, "OUTTER_ACCESS_TOKEN_TTL must be an integer"),
+        ({"OUTTER_ACCESS_TOKEN_TTL": "0"}, "OUTTER_ACCESS_TOKEN_TTL must be >= 1"),
+        ({"OUTTER_BCRYPT_ROUNDS": "3"}, "OUTTER_BCRYPT_ROUNDS must be between 4 and 31"),
+        ({"OUTTER_JWT_LEEWAY": "300"}, "OUTTER_JWT_LEEWAY must be between 0 and 30"),
+    ],
+)
+def test_malformed_settings_are_refused_with_a_reason(tmp_path, environ, message):
+    with pytest.raises(ConfigError, match=message):
+        load_settings(environ=environ, instance_path=tmp_path)
+
+
+def test_unknown_override_is_refused(tmp_path):
+    with pytest.raises(ConfigError, match="unknown setting"):
+        load_settings({"isuer": "typo"}, environ={}, instance_path=tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("missing", "reason"),
+    [
+        ("OUTTER_ISSUER", "OUTTER_ISSUER must be set in production"),
+        ("OUTTER_SECRET_KEY", "OUTTER_SECRET_KEY must be set"),
+        ("OUTTER_API_KEY_PEPPER", "OUTTER_API_KEY_PEPPER must be set"),
+    ],
+)
+def test_production_refuses_unsafe_defaults(tmp_path, monkeypatch, missing, reason):
+    for name, value in SAFE_PRODUCTION.items():
+        if name != missing:
+            monkeypatch.setenv(name, value)
+    monkeypatch.setenv("OUTTER_KEYS_DIR", str(tmp_path / "keys"))
+    with pytest.raises(ConfigError, match=reason) as error:
+        create_app({"database_url": f"sqlite:///{tmp_path / 'p.db'}"})
+    assert "\n" not in str(error.value)
+
+
+def test_production_refuses_the_default_secret_key_even_when_set_explicitly(tmp_path, monkeypatch):
+    for name, value in SAFE_PRODUCTION.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("OUTTER_SECRET_KEY", "dev-secret-key-change-me")
+    with pytest.raises(ConfigError, match="OUTTER_SECRET_KEY"):
+        create_app({"database_url": f"sqlite:///{tmp_path / 'p.db'}", "keys_dir": str(tmp_path)})
+
+
+def test_production_refuses_to_serve_without_a_signing_key(tmp_path, monkeypatch):
+    for name, value in SAFE_PRODUCTION.items():
+        monkeypatch.setenv(name, value)
+    keys = tmp_path / "keys"
+    with pytest.raises(ConfigError, match="no active signing key .*outter-auth keys generate"):
+        create_app({"database_url": f"sqlite:///{tmp_path / 'p.db'}", "keys_dir": str(keys)})
+    assert not (keys / "keyring.json").exists()  # production never invents a key
+
+
+def test_production_cli_starts_without_a_key_so_one_can_be_generated(tmp_path, monkeypatch):
+    for name, value in SAFE_PRODUCTION.items():
+        monkeypatch.setenv(name, value)
+    app = create_app({"database_url": f"sqlite:///{tmp_path / 'p.db'}", "keys_dir": str(tmp_path)}, serving=False)
+    result = app.test_cli_runner().invoke(args=["keys", "generate", "--json"])
+    assert result.exit_code == 0, result.output
+    create_app({"database_url": f"sqlite:///{tmp_path / 'p.db'}", "keys_dir": str(tmp_path)})  # now it starts
+
+
+def test_production_on_sqlite_warns_but_runs(tmp_path, monkeypatch, caplog):
+    for name, value in SAFE_PRODUCTION.items():
+        monkeypatch.setenv(name, value)
+    with caplog.at_level(logging.WARNING):
+        create_app({"database_url": f"sqlite:///{tmp_path / 'p.db'}", "keys_dir": str(tmp_path)}, serving=False)
+    assert "SQLite" in caplog.text
+
+
+def test_development_generates_a_signing_key_on_first_start_and_says_so(tmp_path, caplog):
+    keys = tmp_path / "keys"
+    config = {"env": "development", "database_url": f"sqlite:///{tmp_path / 'd.db'}", "keys_dir": str(keys)}
+    with caplog.at_level(logging.WARNING, logger="outter_auth.app"):
+        create_app(config)
+    assert "generated a development signing key" in caplog.text
+    pems = list(keys.glob("*.pem"))
+    assert len(pems) == 1
+    assert pems[0].stat().st_mode & 0o777 == 0o600
+
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="outter_auth.app"):
+        create_app(config)  # second start reuses it
+    assert "generated" not in caplog.text
+    assert len(list(keys.glob("*.pem"))) == 1
