@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from sqlalchemy.exc import SQLAlchemyError
 
 from outter_auth import __version__
 from outter_auth.config import ConfigError, Settings, load_settings
@@ -60,7 +61,28 @@ def create_app(config: Mapping[str, Any] | None = None, *, serving: bool = True)
 
     register_error_handlers(app)
     register_cli(app)
+    if settings.env == "development":
+        _hint_first_steps(app)
     return app
+
+
+def _hint_first_steps(app: Flask) -> None:
+    """On a laptop, say what to do next when the database is new (development only)."""
+    from sqlalchemy import inspect, select
+
+    from outter_auth.models import User
+
+    with app.app_context():
+        try:
+            if not inspect(db.engine).has_table(User.__tablename__):
+                log.warning("the database has no tables yet: run `outter-auth db upgrade`")
+            elif db.session.scalar(select(User.id).limit(1)) is None:
+                log.warning(
+                    "no users yet: create the first owner with `outter-auth tenants create SLUG` and "
+                    "`outter-auth users create EMAIL --tenant SLUG --role owner`"
+                )
+        except SQLAlchemyError as error:
+            log.warning("database not reachable at start-up: %s", type(error).__name__)
 
 
 def _configure_flask(app: Flask, settings: Settings) -> None:
