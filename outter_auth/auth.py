@@ -90,10 +90,12 @@ def require_scopes(*scopes: str) -> Callable[[F], F]:
                 raise InsufficientScope(f"missing scope: {' '.join(sorted(missing))}")
             return view(*args, **kwargs)
 
-        responses = {"401": {"$ref": "#/components/responses/UNAUTHORIZED"}}
-        if scopes:
-            responses["403"] = {"$ref": "#/components/responses/FORBIDDEN"}
-        documented = Blueprint.doc(security=[{BEARER_SECURITY: list(scopes)}], responses=responses)
+        # Named responses (not "$ref" strings) so flask-smorest registers the components.
+        responses = {"401": "UNAUTHORIZED", **({"403": "FORBIDDEN"} if scopes else {})}
+        # OpenAPI 3.0 allows scope lists only on oauth2 schemes: list them as an extension.
+        documented = Blueprint.doc(
+            security=[{BEARER_SECURITY: []}], responses=responses, **{"x-required-scopes": list(scopes)}
+        )
         return cast(F, documented(wrapper))
 
     return decorator

@@ -51,6 +51,8 @@ def server_metadata() -> dict[str, Any]:
         "issuer": issuer,
         "jwks_uri": f"{issuer}/.well-known/jwks.json",
         "scopes_supported": list(MANAGEMENT_SCOPES) + [s for s in settings.scopes if s not in MANAGEMENT_SCOPES],
+        # RFC 8414 requires the member; there is no authorization endpoint (yet), so none.
+        "response_types_supported": [],
         "id_token_signing_alg_values_supported": ["RS256"],
         "subject_types_supported": ["public"],
         "claims_supported": [

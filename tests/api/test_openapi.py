@@ -1,0 +1,181 @@
+"""GET /openapi.json and the Swagger UI at /docs (SPEC §4 Operations)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+EXPECTED_PATHS = [
+    "/api/auth/login",
+    "/api/auth/me",
+    "/api/auth/tenant",
+    "/api/auth/projects",
+    "/api/auth/projects/{project_id}",
+    "/api/auth/users",
+    "/api/auth/users/{user_id}",
+    "/.well-known/jwks.json",
+    "/.well-known/openid-configuration",
+    "/.well-known/oauth-authorization-server",
+    "/healthz",
+    "/readyz",
+]
+# Operations anyone may call; every other operation needs a Bearer token.
+PUBLIC_OPERATIONS = {
+    ("post", "/api/auth/login"),
+    ("get", "/.well-known/jwks.json"),
+    ("get", "/.well-known/openid-configuration"),
+    ("get", "/.well-known/oauth-authorization-server"),
+    ("get", "/healthz"),
+    ("get", "/readyz"),
+}
+
+
+@pytest.fixture
+def spec(client) -> dict[str, Any]:
+    response = client.get("/openapi.json")
+    assert response.status_code == 200
+    assert response.mimetype == "application/json"
+    return response.get_json()
+
+
+def operations(spec: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            if method in HTTP_METHODS:
+                yield method, path, operation
+
+
+def test_document_is_openapi_3(spec):
+    assert re.fullmatch(r"3\.\d+\.\d+", spec["openapi"]), spec["openapi"]
+    assert spec["info"]["title"]
+    assert spec["info"]["version"]
+
+
+@pytest.mark.parametrize("path", EXPECTED_PATHS)
+def test_every_endpoint_is_documented(spec, path: str):
+    assert path in spec["paths"], f"{path} missing from {sorted(spec['paths'])}"
+    assert set(spec["paths"][path]) & HTTP_METHODS, f"{path} has no operation"
+
+
+def test_bearer_security_scheme_is_declared(spec):
+    scheme = spec["components"]["securitySchemes"]["bearerAuth"]
+    assert scheme["type"] == "http"
+    assert scheme["scheme"].lower() == "bearer"
+    assert scheme.get("bearerFormat") == "JWT"
+
+
+def test_protected_operations_declare_bearer_auth(spec):
+    protected = [(m, p, op) for m, p, op in operations(spec) if (m, p) not in PUBLIC_OPERATIONS]
+    assert len(protected) >= 10, "the management endpoints are documented"
+
+    for method, path, operation in protected:
+        names = [name for requirement in operation.get("security", []) for name in requirement]
+        assert "bearerAuth" in names, f"{method.upper()} {path} declares no bearerAuth security"
+        assert "401" in operation["responses"], f"{method.upper()} {path} does not document its 401"
+
+
+def test_public_operations_declare_no_security(spec):
+    documented = {(m, p) for m, p, _ in operations(spec)}
+    assert PUBLIC_OPERATIONS <= documented
+
+    for method, path, operation in operations(spec):
+        if (method, path) in PUBLIC_OPERATIONS:
+            assert operation.get("security", []) in ([], [{}]), f"{method.upper()} {path} is public"
+    assert "security" not in spec or spec["security"] in ([], [{}]), "no global security requirement"
+
+
+def test_path_parameters_are_declared(spec):
+    for method, path, operation in operations(spec):
+        names = {p["name"] for p in spec["paths"][path].get("parameters", []) + operation.get("parameters", [])}
+        for placeholder in re.findall(r"{([^}]+)}", path):
+            assert placeholder in names, f"{method.upper()} {path}: parameter {placeholder} undeclared"
+
+
+def _refs(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "$ref" and isinstance(value, str):
+                yield value
+            else:
+                yield from _refs(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _refs(value)
+
+
+def test_every_internal_ref_resolves(spec):
+    dangling = set()
+    for ref in set(_refs(spec)):
+        assert ref.startswith("#/"), f"external reference {ref}"
+        node: Any = spec
+        for part in ref[2:].split("/"):
+            part = part.replace("~1", "/").replace("~0", "~")
+            if not isinstance(node, dict) or part not in node:
+                dangling.add(ref)
+                break
+            node = node[part]
+    assert not dangling, f"references to nothing: {sorted(dangling)}"
+
+
+def test_security_requirements_follow_the_declared_openapi_version(spec):
+    schemes = spec["components"]["securitySchemes"]
+    # OpenAPI 3.1 allows role names for any scheme; 3.0 only for oauth2 and openIdConnect.
+    strict = spec["openapi"].startswith("3.0.")
+    for method, path, operation in operations(spec):
+        for requirement in operation.get("security", []):
+            for name, values in requirement.items():
+                assert name in schemes, f"{method.upper()} {path}: undeclared scheme {name}"
+                if strict and schemes[name]["type"] not in ("oauth2", "openIdConnect"):
+                    assert values == [], f"{method.upper()} {path}: {name} must list no scopes in OpenAPI 3.0"
+
+
+# -- Swagger UI ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def docs_page(client) -> str:
+    response = client.get("/docs")
+    assert response.status_code == 200
+    assert response.mimetype == "text/html"
+    return response.get_data(as_text=True)
+
+
+def _asset_urls(page: str) -> list[str]:
+    return re.findall(r"""<(?:script|link)\b[^>]*\b(?:src|href)\s*=\s*["']([^"']+)["']""", page)
+
+
+def test_docs_page_loads_swagger_ui_from_local_assets(docs_page: str):
+    assets = _asset_urls(docs_page)
+
+    assert "SwaggerUIBundle" in docs_page
+    assert "/openapi.json" in docs_page
+    assert any(url.endswith(".js") for url in assets), assets
+    assert any(url.endswith(".css") for url in assets), assets
+    for url in assets:
+        assert url.startswith("/docs/assets/"), f"asset not served locally: {url}"
+
+
+def test_docs_page_has_no_remote_urls(docs_page: str):
+    assert not re.search(r"https?://", docs_page), re.findall(r"https?://\S+", docs_page)
+    assert "//cdn" not in docs_page and "unpkg" not in docs_page and "jsdelivr" not in docs_page
+
+
+def test_docs_assets_are_served(client, docs_page: str):
+    expected_type = {".js": "javascript", ".css": "text/css"}
+    assets = _asset_urls(docs_page)
+    assert assets
+
+    for url in assets:
+        response = client.get(url)
+        assert response.status_code == 200, url
+        suffix = url[url.rfind(".") :]
+        assert expected_type[suffix] in response.mimetype, (url, response.mimetype)
+        assert len(response.get_data()) > 1000, f"{url} is suspiciously small"
+
+
+def test_missing_docs_asset_is_404(client):
+    assert client.get("/docs/assets/no-such-file.js").status_code == 404
