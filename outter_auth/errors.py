@@ -20,7 +20,6 @@ log = logging.getLogger(__name__)
 STATUS_BY_ERROR: dict[type[Exception], int] = {
     domain.NotFound: 404,
     domain.Conflict: 409,
-    domain.InvalidInput: 422,
     domain.PermissionDenied: 403,
     domain.AccountDisabled: 403,
     domain.TenantRequired: 400,
@@ -31,16 +30,24 @@ JSON_METHODS = {"POST", "PUT", "PATCH"}
 Handler = Callable[[Exception], Any]
 
 
-def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> Any:
+def error_response(
+    status: int, message: str, headers: dict[str, str] | None = None, errors: dict[str, Any] | None = None
+) -> Any:
     """A response in the flask-smorest error shape, built outside of ``abort``."""
     error = default_exceptions[status]()
-    error.data = {"message": message, **({"headers": headers} if headers else {})}  # type: ignore[attr-defined]
+    data: dict[str, Any] = {"message": message}
+    if headers:
+        data["headers"] = headers
+    if errors:
+        data["errors"] = errors
+    error.data = data  # type: ignore[attr-defined]
     return api.handle_http_exception(error)
 
 
 def register_error_handlers(app: Flask) -> None:
     for error_class, status in STATUS_BY_ERROR.items():
         app.register_error_handler(error_class, _respond_with(status))
+    app.register_error_handler(domain.InvalidInput, _invalid_input)
     app.register_error_handler(domain.InvalidCredentials, _invalid_credentials)
     app.register_error_handler(AuthenticationFailed, _unauthenticated)
     app.register_error_handler(NoSigningKey, _signing_unavailable)
@@ -53,6 +60,12 @@ def _respond_with(status: int) -> Handler:
         return error_response(status, str(error))
 
     return handler
+
+
+def _invalid_input(error: domain.InvalidInput) -> Any:
+    # Same shape as webargs' 422: errors by location, then field.
+    errors = {"json": {error.field: [str(error)]}} if error.field else None
+    return error_response(422, str(error), errors=errors)
 
 
 def _invalid_credentials(error: domain.InvalidCredentials) -> Any:
@@ -75,6 +88,8 @@ def _require_json_body() -> None:
     ``/oauth/*`` is form-encoded (RFC 6749) and checks its own bodies.
     """
     if request.method not in JSON_METHODS or not request.path.startswith("/api/"):
+        return
+    if request.routing_exception is not None:  # let the 404/405 speak first
         return
     has_body = request.content_length or request.headers.get("Transfer-Encoding")
     if has_body and not request.is_json:

@@ -7,17 +7,32 @@ from typing import Any
 
 from marshmallow import ValidationError, fields
 
+MULTILINE_WHITESPACE = frozenset("\n\r\t")
+
+
+def _require_encodable(text: str) -> None:
+    # JSON may carry lone surrogates ("\ud800"): valid str, not encodable, a 500 later.
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValidationError("must be valid Unicode text") from None
+
 
 class Text(fields.String):
-    """A string with no control characters.
+    """A string with no control characters (``multiline`` allows newlines and tabs).
 
     PostgreSQL refuses NUL in text columns (a 500 waiting to happen), and control
     characters in names and emails only ever serve to spoof log lines and UIs.
     """
 
+    def __init__(self, *args: Any, multiline: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.allowed_controls = MULTILINE_WHITESPACE if multiline else frozenset()
+
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         text = super()._deserialize(value, attr, data, **kwargs)
-        if any(unicodedata.category(ch) == "Cc" for ch in text):
+        _require_encodable(text)
+        if any(unicodedata.category(ch) == "Cc" and ch not in self.allowed_controls for ch in text):
             raise ValidationError("must not contain control characters")
         return text
 
@@ -28,6 +43,26 @@ class Secret(fields.String):
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         if not isinstance(value, str):
             raise ValidationError("Not a valid string.")
+        _require_encodable(value)
         if "\x00" in value:
             raise ValidationError("must not contain NUL characters")
         return value
+
+
+class StrictBoolean(fields.Boolean):
+    """JSON ``true``/``false`` only: ``0``, ``1`` and ``"yes"`` are refused, not guessed."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise ValidationError("Not a valid boolean.")
+        return value
+
+
+def max_utf8_bytes(limit: int) -> Any:
+    """A validator bounding the UTF-8 size of a string (bcrypt reads 72 bytes)."""
+
+    def validate(value: str) -> None:
+        if len(value.encode("utf-8")) > limit:
+            raise ValidationError(f"must be at most {limit} bytes in UTF-8")
+
+    return validate

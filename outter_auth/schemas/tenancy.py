@@ -32,10 +32,10 @@ class ProjectSchema(Schema):
 class ProjectCreateSchema(Schema):
     name = Text(required=True, validate=validate.Length(1, 200))
     slug = Text(validate=SLUG, metadata={"description": "Derived from the name when omitted."})
-    description = Text(load_default="", validate=validate.Length(max=1000))
+    description = Text(load_default="", multiline=True, validate=validate.Length(max=1000))
 
 
 class ProjectUpdateSchema(Schema):
     name = Text(validate=validate.Length(1, 200))
     slug = Text(validate=SLUG)
-    description = Text(validate=validate.Length(max=1000))
+    description = Text(multiline=True, validate=validate.Length(max=1000))

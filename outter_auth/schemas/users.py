@@ -5,7 +5,8 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from outter_auth.models import ROLES
-from outter_auth.schemas.fields import Secret, Text
+from outter_auth.schemas.fields import Secret, StrictBoolean, Text, max_utf8_bytes
+from outter_auth.services.passwords import MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS
 
 
 class MemberSchema(Schema):
@@ -21,7 +22,7 @@ class MemberCreateSchema(Schema):
     password = Secret(
         required=True,
         load_only=True,
-        validate=validate.Length(8, 72),
+        validate=[validate.Length(min=MIN_PASSWORD_CHARS), max_utf8_bytes(MAX_PASSWORD_BYTES)],
         metadata={"description": "Initial password, 8 characters to 72 bytes."},
     )
     role = fields.String(load_default="member", validate=validate.OneOf(ROLES))
@@ -29,4 +30,4 @@ class MemberCreateSchema(Schema):
 
 class MemberUpdateSchema(Schema):
     role = fields.String(validate=validate.OneOf(ROLES))
-    is_active = fields.Boolean(truthy={True}, falsy={False})
+    is_active = StrictBoolean()

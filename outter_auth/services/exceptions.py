@@ -18,6 +18,10 @@ class Conflict(DomainError):
 class InvalidInput(DomainError):
     """Well-formed input that breaks a domain rule (e.g. a weak password)."""
 
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
 
 class PermissionDenied(DomainError):
     """The caller is known but may not do this."""

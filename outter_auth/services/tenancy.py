@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import secrets
 import unicodedata
 from typing import Any
 
@@ -23,7 +24,7 @@ def slugify(text: str) -> str:
 
 def check_slug(slug: str) -> str:
     if not SLUG_PATTERN.fullmatch(slug):
-        raise InvalidInput("slug must be 1-64 characters of a-z, 0-9 and '-', not starting or ending with '-'")
+        raise InvalidInput("slug must be 1-64 characters of a-z, 0-9 and '-', not starting or ending with '-'", "slug")
     return slug
 
 
@@ -50,10 +51,9 @@ def projects_query(tenant_id: str) -> Select[Any]:
     return select(Project).where(Project.tenant_id == tenant_id).order_by(Project.created_at, Project.id)
 
 
-def create_project(db: Session, tenant_id: str, name: str, slug: str | None, description: str = "") -> Project:
-    slug = check_slug(slug) if slug else slugify(name)
-    if not slug:
-        raise InvalidInput("cannot derive a slug from the name; give one")
+def create_project(db: Session, tenant_id: str, name: str, slug: str | None = None, description: str = "") -> Project:
+    # A name with no Latin letters ("项目") slugifies to nothing: make one up rather than refuse.
+    slug = check_slug(slug) if slug else (slugify(name) or f"project-{secrets.token_hex(3)}")
     project = Project(tenant_id=tenant_id, name=name, slug=slug, description=description)
     db.add(project)
     _commit_unique(db, f"a project with slug {slug!r} exists already")

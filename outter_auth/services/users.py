@@ -47,11 +47,11 @@ def create_member(
         raise Conflict("a user with this email exists already")
     if user is None:
         if password is None:
-            raise InvalidInput("a password is required for a new user")
+            raise InvalidInput("a password is required for a new user", "password")
         try:
             password_hash = passwords.hash_password(password, bcrypt_rounds)
         except passwords.WeakPassword as error:
-            raise InvalidInput(str(error)) from None
+            raise InvalidInput(str(error), "password") from None
         user = User(email=normalize_email(email), password_hash=password_hash)
         db.add(user)
         db.flush()
@@ -135,4 +135,4 @@ def _active_owner_count(db: Session, tenant_id: str) -> int:
 
 def _check_role(role: str) -> None:
     if role not in ROLES:
-        raise InvalidInput(f"role must be one of {', '.join(ROLES)}")
+        raise InvalidInput(f"role must be one of {', '.join(ROLES)}", "role")

@@ -1,0 +1,439 @@
+"""Bad input of every kind, at every endpoint that reads a body or parameters.
+
+SPEC §4: "Bad input of any kind is a 4xx with a clear message — never a 500, never a
+stack trace", in the shape ``{"code", "status", "message"}`` (422 adds ``errors`` per
+field). Valid but unusual text (emoji, right-to-left scripts, combining marks,
+SQL-looking strings) is accepted and stored exactly as sent.
+
+Exceptions are not propagated to the test here (``PROPAGATE_EXCEPTIONS = False``), so
+a crash shows up as the 500 a client would see rather than as a Python error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from werkzeug.http import HTTP_STATUS_CODES
+
+from tests.factories import PASSWORD, Actor, Factory
+
+LOGIN = "/api/auth/login"
+PROJECTS = "/api/auth/projects"
+USERS = "/api/auth/users"
+PROJECT = PROJECTS + "/{project}"
+USER = USERS + "/{user}"
+
+KB10 = "x" * 10 * 1024
+SQLISH = "' OR 1=1 --"
+SURROGATE = "\ud800"  # a lone UTF-16 surrogate: valid in JSON ("\\ud800"), not encodable as UTF-8
+CONTROL_CHARACTERS = {"nul": "\x00", "newline": "\n", "escape": "\x1b[2J", "del": "\x7f", "c1-nel": "\x85"}
+
+
+@pytest.fixture(autouse=True)
+def _answer_crashes_with_500(app, monkeypatch):
+    monkeypatch.setitem(app.config, "PROPAGATE_EXCEPTIONS", False)
+
+
+@pytest.fixture
+def ids(client, owner: Actor, make: Factory) -> dict[str, str]:
+    """A project and a member of acme for the by-id endpoints; ann can log in."""
+    project = client.post(PROJECTS, json={"name": "Existing", "slug": "existing"}, headers=owner.headers)
+    assert project.status_code == 201
+    return {"project": project.get_json()["id"], "user": make.user("acme", "ann@acme.test", "member")}
+
+
+def assert_clean_error(response, status: int, field: str | None = None, location: str = "json") -> dict:
+    """``status`` in the SPEC error shape, no server error and no traceback."""
+    text = response.get_data(as_text=True)
+    assert "Traceback" not in text and 'File "' not in text
+    assert response.status_code < 500, text
+    assert response.status_code == status, text
+    assert response.mimetype == "application/json"
+    body = response.get_json()
+    assert body["code"] == status
+    assert body["status"] == HTTP_STATUS_CODES[status]
+    assert isinstance(body["message"], str) and body["message"]
+    if status == 422:
+        assert body["errors"], "a 422 names the fields at fault"
+        for messages in body["errors"].values():
+            assert all(isinstance(m, list) and m and all(isinstance(s, str) for s in m) for m in messages.values())
+    if field is not None:
+        assert field in body["errors"][location], body["errors"]
+    return body
+
+
+# --- the table --------------------------------------------------------------------------
+
+NOTHING = object()
+
+
+@dataclass(frozen=True, eq=False)  # hashed by identity: a key of TEXT_FIELDS
+class Endpoint:
+    name: str
+    method: str
+    path: str
+    valid: dict[str, Any]
+    required: tuple[str, ...] = ()
+    auth: bool = True
+
+
+@dataclass(frozen=True)
+class Case:
+    endpoint: Endpoint
+    json: Any = NOTHING
+    data: Any = None
+    content_type: str | None = None
+    status: int = 422
+    error_field: str | None = None  # the field the 422 must name
+
+
+ENDPOINTS = [
+    Endpoint("login", "POST", LOGIN, {"email": "ann@acme.test", "password": PASSWORD}, ("email", "password"), False),
+    Endpoint("projects-create", "POST", PROJECTS, {"name": "Web", "slug": "web"}, ("name",)),
+    Endpoint("projects-patch", "PATCH", PROJECT, {"name": "Renamed"}),
+    Endpoint(
+        "users-create", "POST", USERS, {"email": "new@acme.test", "password": "a long password"}, ("email", "password")
+    ),
+    Endpoint("users-patch", "PATCH", USER, {"role": "admin"}),
+]
+LOGIN_EP, PROJECT_CREATE, PROJECT_PATCH, USER_CREATE, USER_PATCH = ENDPOINTS
+
+# String fields by endpoint; passwords are secrets (any text but NUL), the rest is plain text.
+TEXT_FIELDS = {
+    LOGIN_EP: ("email", "tenant"),
+    PROJECT_CREATE: ("name", "slug", "description"),
+    PROJECT_PATCH: ("name", "slug", "description"),
+    USER_CREATE: ("email", "role"),
+    USER_PATCH: ("role",),
+}
+SECRET_FIELDS = {LOGIN_EP: ("password",), USER_CREATE: ("password",)}
+
+
+def case(endpoint: Endpoint, case_id: str, *, marks: Any = (), **kwargs: Any) -> Any:
+    return pytest.param(Case(endpoint, **kwargs), id=f"{endpoint.name}-{case_id}", marks=marks)
+
+
+def with_value(endpoint: Endpoint, name: str, value: Any) -> dict[str, Any]:
+    return {**endpoint.valid, name: value}
+
+
+def generic_cases() -> list[Any]:
+    """Bad bodies that every body-taking endpoint must refuse the same way."""
+    cases = []
+    for ep in ENDPOINTS:
+        # malformed JSON → 400
+        for case_id, raw in [
+            ("malformed-json", "{bad"),
+            ("truncated-json", '{"name": '),
+            ("single-quoted-json", "{'name': 'x'}"),
+            ("json-with-trailing-garbage", "{} x"),
+            ("invalid-utf8", b'{"name": "\xff\xfe"}'),
+        ]:
+            cases.append(case(ep, case_id, data=raw, content_type="application/json", status=400))
+        # JSON that is not an object → 422 on the whole body
+        for case_id, raw in [
+            ("list", "[]"),
+            ("list-of-object", f'[{{"name": "{ep.name}"}}]'),
+            ("string", '"hello"'),
+            ("number", "42"),
+            ("null", "null"),
+            ("boolean", "true"),
+        ]:
+            cases.append(
+                case(ep, f"body-is-{case_id}", data=raw, content_type="application/json", error_field="_schema")
+            )
+        # not JSON at all → 415
+        for case_id, content_type, raw in [
+            ("text-plain", "text/plain", '{"name": "x"}'),
+            ("form-encoded", "application/x-www-form-urlencoded", "name=x&slug=x"),
+            ("multipart", "multipart/form-data", {"name": "x"}),
+            ("xml", "application/xml", "<name>x</name>"),
+        ]:
+            cases.append(case(ep, case_id, data=raw, content_type=content_type, status=415))
+        # larger than MAX_CONTENT_LENGTH → 413
+        cases.append(case(ep, "100kb-body", json={**ep.valid, "padding": "x" * 100 * 1024}, status=413))
+        # unknown fields, including ones a caller might hope to smuggle in
+        for extra in ("unexpected", "id", "tenant_id", "is_admin"):
+            cases.append(case(ep, f"unknown-field-{extra}", json=with_value(ep, extra, "x"), error_field=extra))
+        # missing required fields and empty bodies
+        for name in ep.required:
+            body = {k: v for k, v in ep.valid.items() if k != name}
+            cases.append(case(ep, f"missing-{name}", json=body, error_field=name))
+        if ep.required:
+            cases.append(case(ep, "empty-object", json={}, error_field=ep.required[0]))
+            cases.append(
+                case(ep, "empty-json-body", data="", content_type="application/json", error_field=ep.required[0])
+            )
+            cases.append(case(ep, "no-body", error_field=ep.required[0]))
+        # wrong types: number, boolean, list, object and null for each string field
+        for name in TEXT_FIELDS[ep] + SECRET_FIELDS.get(ep, ()):
+            for case_id, value in [
+                ("number", 12345678),
+                ("boolean", True),
+                ("list", ["x"]),
+                ("object", {}),
+                ("null", None),
+            ]:
+                cases.append(case(ep, f"{name}-is-{case_id}", json=with_value(ep, name, value), error_field=name))
+            cases.append(case(ep, f"{name}-10kb", json=with_value(ep, name, KB10), error_field=name))
+            cases.append(case(ep, f"{name}-nul", json=with_value(ep, name, "ab\x00cdefghij"), error_field=name))
+        # control characters in plain-text fields
+        for name in TEXT_FIELDS[ep]:
+            for case_id, char in CONTROL_CHARACTERS.items():
+                # descriptions are multi-line text: newlines there are content, not an attack
+                if case_id != "nul" and not (name == "description" and case_id == "newline"):
+                    cases.append(
+                        case(ep, f"{name}-{case_id}", json=with_value(ep, name, f"ab{char}cd"), error_field=name)
+                    )
+    return cases
+
+
+def field_cases() -> list[Any]:
+    """Rules of particular fields."""
+    return [
+        # login
+        case(LOGIN_EP, "email-empty", json=with_value(LOGIN_EP, "email", ""), error_field="email"),
+        case(LOGIN_EP, "password-empty", json=with_value(LOGIN_EP, "password", ""), error_field="password"),
+        case(LOGIN_EP, "tenant-empty", json=with_value(LOGIN_EP, "tenant", ""), error_field="tenant"),
+        case(LOGIN_EP, "sql-email", json=with_value(LOGIN_EP, "email", SQLISH), status=401),
+        case(LOGIN_EP, "sql-password", json=with_value(LOGIN_EP, "password", SQLISH), status=401),
+        case(LOGIN_EP, "sql-tenant", json={**LOGIN_EP.valid, "password": "wrong", "tenant": SQLISH}, status=401),
+        case(LOGIN_EP, "unicode-email-unknown", json=with_value(LOGIN_EP, "email", "ünï🚀@مثال.test"), status=401),
+        case(LOGIN_EP, "unicode-password-wrong", json=with_value(LOGIN_EP, "password", "pässwörd 🔑 שלום"), status=401),
+        case(LOGIN_EP, "surrogate-password", json=with_value(LOGIN_EP, "password", SURROGATE)),
+        case(
+            LOGIN_EP,
+            "surrogate-email",
+            json=with_value(LOGIN_EP, "email", SURROGATE + "@acme.test"),
+        ),
+        # projects
+        case(PROJECT_CREATE, "name-empty", json=with_value(PROJECT_CREATE, "name", ""), error_field="name"),
+        case(PROJECT_CREATE, "name-201-chars", json=with_value(PROJECT_CREATE, "name", "n" * 201), error_field="name"),
+        case(
+            PROJECT_CREATE,
+            "description-1001-chars",
+            json=with_value(PROJECT_CREATE, "description", "d" * 1001),
+            error_field="description",
+        ),
+        case(PROJECT_CREATE, "slug-sql", json=with_value(PROJECT_CREATE, "slug", SQLISH), error_field="slug"),
+        case(PROJECT_CREATE, "slug-uppercase", json=with_value(PROJECT_CREATE, "slug", "Web"), error_field="slug"),
+        case(PROJECT_CREATE, "slug-unicode", json=with_value(PROJECT_CREATE, "slug", "café"), error_field="slug"),
+        case(PROJECT_CREATE, "slug-emoji", json=with_value(PROJECT_CREATE, "slug", "🚀"), error_field="slug"),
+        case(PROJECT_CREATE, "slug-leading-dash", json=with_value(PROJECT_CREATE, "slug", "-web"), error_field="slug"),
+        case(PROJECT_CREATE, "slug-65-chars", json=with_value(PROJECT_CREATE, "slug", "s" * 65), error_field="slug"),
+        case(PROJECT_CREATE, "slug-empty", json=with_value(PROJECT_CREATE, "slug", ""), error_field="slug"),
+        case(PROJECT_CREATE, "slug-taken", json=with_value(PROJECT_CREATE, "slug", "existing"), status=409),
+        case(PROJECT_CREATE, "surrogate-name", json=with_value(PROJECT_CREATE, "name", SURROGATE)),
+        case(
+            PROJECT_CREATE,
+            "surrogate-description",
+            json=with_value(PROJECT_CREATE, "description", "a" + SURROGATE),
+        ),
+        case(PROJECT_PATCH, "name-empty", json={"name": ""}, error_field="name"),
+        case(PROJECT_PATCH, "slug-sql", json={"slug": SQLISH}, error_field="slug"),
+        case(PROJECT_PATCH, "slug-empty", json={"slug": ""}, error_field="slug"),
+        case(PROJECT_PATCH, "surrogate-name", json={"name": SURROGATE}),
+        # users
+        case(
+            USER_CREATE,
+            "email-not-an-email",
+            json=with_value(USER_CREATE, "email", "not-an-email"),
+            error_field="email",
+        ),
+        case(USER_CREATE, "email-sql", json=with_value(USER_CREATE, "email", SQLISH), error_field="email"),
+        case(USER_CREATE, "email-two-ats", json=with_value(USER_CREATE, "email", "a@b@acme.test"), error_field="email"),
+        case(USER_CREATE, "role-unknown", json=with_value(USER_CREATE, "role", "superuser"), error_field="role"),
+        case(USER_CREATE, "role-wrong-case", json=with_value(USER_CREATE, "role", "Owner"), error_field="role"),
+        case(
+            USER_CREATE, "password-7-chars", json=with_value(USER_CREATE, "password", "seven77"), error_field="password"
+        ),
+        case(
+            USER_CREATE, "password-73-bytes", json=with_value(USER_CREATE, "password", "p" * 73), error_field="password"
+        ),
+        case(
+            USER_CREATE,
+            "password-74-utf8-bytes",
+            json=with_value(USER_CREATE, "password", "é" * 37),
+            error_field="password",
+        ),
+        case(
+            USER_CREATE,
+            "surrogate-password",
+            json=with_value(USER_CREATE, "password", SURROGATE * 8),
+        ),
+        case(USER_CREATE, "email-taken", json=with_value(USER_CREATE, "email", "ANN@acme.test"), status=409),
+        case(USER_PATCH, "role-unknown", json={"role": "superuser"}, error_field="role"),
+        case(USER_PATCH, "role-sql", json={"role": SQLISH}, error_field="role"),
+        case(USER_PATCH, "is_active-string", json={"is_active": "false"}, error_field="is_active"),
+        case(USER_PATCH, "is_active-list", json={"is_active": [False]}, error_field="is_active"),
+        case(USER_PATCH, "is_active-null", json={"is_active": None}, error_field="is_active"),
+        case(USER_PATCH, "is_active-0", json={"is_active": 0}, error_field="is_active"),
+        case(USER_PATCH, "is_active-1", json={"is_active": 1}, error_field="is_active"),
+        case(USER_PATCH, "email-is-not-patchable", json={"email": "new@acme.test"}, error_field="email"),
+        case(USER_PATCH, "password-is-not-patchable", json={"password": "a new password"}, error_field="password"),
+    ]
+
+
+def send(client, c: Case, ids: dict[str, str], owner: Actor):
+    kwargs: dict[str, Any] = {"method": c.endpoint.method}
+    if c.json is not NOTHING:
+        kwargs["json"] = c.json
+    if c.data is not None:
+        kwargs["data"] = c.data
+    if c.content_type is not None:
+        kwargs["content_type"] = c.content_type
+    if c.endpoint.auth:
+        kwargs["headers"] = owner.headers
+    return client.open(c.endpoint.path.format(**ids), **kwargs)
+
+
+@pytest.mark.parametrize("c", generic_cases() + field_cases())
+def test_bad_body_is_a_clean_4xx(client, owner, ids, c: Case):
+    before = {url: client.get(url, headers=owner.headers).get_json() for url in (PROJECTS, USERS)}
+
+    response = send(client, c, ids, owner)
+
+    assert_clean_error(response, c.status, c.error_field)
+    # Refused input changes nothing.
+    assert {url: client.get(url, headers=owner.headers).get_json() for url in (PROJECTS, USERS)} == before
+
+
+# --- valid but unusual text is accepted -------------------------------------------------
+
+UNICODE_NAMES = {
+    "emoji": "🚀 Launch 🎉",
+    "emoji-zwj": "👩‍💻 team",
+    "rtl-arabic": "مشروع جديد",
+    "rtl-hebrew-mixed": "פרויקט Alpha",
+    "combining-marks": "Z\u0335\u0321a\u0337l\u0336g\u0334o\u0338",
+    "nfd-accent": "Cafe\u0301",
+    "cjk": "项目 プロジェクト",
+    "sql-ish": "Robert'); DROP TABLE projects;--",
+    "sql-or": SQLISH,
+    "html": "<script>alert(1)</script>",
+    "200-chars": "é" * 200,
+}
+
+
+@pytest.mark.parametrize("name", UNICODE_NAMES.values(), ids=UNICODE_NAMES.keys())
+def test_unusual_project_names_are_stored_exactly(client, owner, name):
+    response = client.post(
+        PROJECTS, json={"name": name, "slug": "p", "description": f"about {name}"}, headers=owner.headers
+    )
+
+    assert response.status_code == 201, response.get_data(as_text=True)
+    project = client.get(f"{PROJECTS}/{response.get_json()['id']}", headers=owner.headers).get_json()
+    assert (project["name"], project["description"]) == (name, f"about {name}")
+
+
+@pytest.mark.parametrize("name", ["🚀 Launch 🎉", "مشروع جديد", "项目"], ids=["emoji", "rtl", "cjk"])
+def test_unusual_project_names_are_accepted_without_a_slug(client, owner, name):
+    response = client.post(PROJECTS, json={"name": name}, headers=owner.headers)
+
+    assert response.status_code == 201, response.get_data(as_text=True)
+    assert response.get_json()["name"] == name
+    assert response.get_json()["slug"]
+
+
+@pytest.mark.parametrize(
+    "name", ["مشروع جديد", "Z\u0335a\u0337l\u0336g\u0334o", "🔥" * 50], ids=["rtl", "combining", "emoji"]
+)
+def test_unusual_names_are_accepted_on_patch(client, owner, ids, name):
+    response = client.patch(f"{PROJECTS}/{ids['project']}", json={"name": name}, headers=owner.headers)
+
+    assert response.status_code == 200
+    assert client.get(f"{PROJECTS}/{ids['project']}", headers=owner.headers).get_json()["name"] == name
+
+
+@pytest.mark.parametrize(
+    "password",
+    ["pässwörd 🔑 שלום", "tab\tand\nnewline", SQLISH + " 123", "  spaces around  "],
+    ids=["unicode", "control-characters", "sql-ish", "spaces"],
+)
+def test_unusual_passwords_round_trip_through_login(client, owner, password):
+    created = client.post(USERS, json={"email": "bob@acme.test", "password": password}, headers=owner.headers)
+    assert created.status_code == 201, created.get_data(as_text=True)
+
+    assert client.post(LOGIN, json={"email": "bob@acme.test", "password": password}).status_code == 200
+    assert client.post(LOGIN, json={"email": "bob@acme.test", "password": password.strip() + "x"}).status_code == 401
+
+
+def test_json_with_a_charset_is_json(client, owner):
+    response = client.post(
+        PROJECTS,
+        data='{"name": "Web", "slug": "web"}',
+        content_type="application/json; charset=utf-8",
+        headers=owner.headers,
+    )
+    assert response.status_code == 201
+
+
+# --- query parameters -------------------------------------------------------------------
+
+BAD_PAGINATION = [
+    pytest.param("page", "0", id="page-zero"),
+    pytest.param("page", "-1", id="page-negative"),
+    pytest.param("page", "abc", id="page-letters"),
+    pytest.param("page", "1.5", id="page-fraction"),
+    pytest.param("page", "", id="page-empty"),
+    pytest.param("page", SQLISH, id="page-sql"),
+    pytest.param("page", "1\x00", id="page-nul"),
+    pytest.param("page", "9" * 10240, id="page-10k-digits"),
+    pytest.param("page_size", "0", id="page_size-zero"),
+    pytest.param("page_size", "101", id="page_size-101"),
+    pytest.param("page_size", "abc", id="page_size-letters"),
+    pytest.param("page_size", "1e3", id="page_size-exponent"),
+    pytest.param("page_size", "9" * 30, id="page_size-30-digits"),
+]
+
+
+@pytest.mark.parametrize("url", [PROJECTS, USERS], ids=["projects", "users"])
+@pytest.mark.parametrize(("param", "value"), BAD_PAGINATION)
+def test_bad_pagination_is_422(client, owner, url, param, value):
+    response = client.get(url, query_string={param: value}, headers=owner.headers)
+
+    assert_clean_error(response, 422, param, location="query")
+
+
+@pytest.mark.parametrize("page", [1000, int("9" * 30)], ids=["1000", "30-digits"])
+@pytest.mark.parametrize("url", [PROJECTS, USERS], ids=["projects", "users"])
+def test_a_page_past_the_end_is_empty_not_an_error(client, owner, url, page):
+    response = client.get(url, query_string={"page": page, "page_size": 100}, headers=owner.headers)
+
+    assert response.status_code == 200
+    assert response.get_json() == []
+
+
+# --- ids in the path --------------------------------------------------------------------
+
+ODD_IDS = {
+    "10kb": "x" * 10240,
+    "65-chars": "a" * 65,
+    "64-chars": "a" * 64,
+    "nul": "%00",
+    "newline": "a%0Ab",
+    "space": "a%20b",
+    "dot-dot-slash": "..%2F..%2Fhealthz",
+    "sql": "%27%20OR%201%3D1%20--",
+    "emoji": "%F0%9F%9A%80",
+    "accent": "prj_%C3%A9",
+    "percent": "%25",
+    "well-formed-unknown": "xyz_doesnotexist",
+}
+BODIES = {PROJECT: {"name": "x"}, USER: {"role": "admin"}}
+
+
+@pytest.mark.parametrize("path", [PROJECT, USER], ids=["projects", "users"])
+@pytest.mark.parametrize("method", ["GET", "PATCH", "DELETE"])
+@pytest.mark.parametrize("odd_id", ODD_IDS.values(), ids=ODD_IDS.keys())
+def test_odd_ids_in_the_path_are_404(client, owner, ids, path, method, odd_id):
+    before = {url: client.get(url, headers=owner.headers).get_json() for url in (PROJECTS, USERS)}
+    url = path.split("{")[0] + odd_id
+    body = BODIES[path] if method == "PATCH" else None
+
+    response = client.open(url, method=method, json=body, headers=owner.headers)
+
+    assert_clean_error(response, 404)
+    assert {url: client.get(url, headers=owner.headers).get_json() for url in (PROJECTS, USERS)} == before
