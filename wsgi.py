@@ -1,5 +1,12 @@
 """WSGI entry point: ``gunicorn wsgi:app`` (see gunicorn.conf.py)."""
 
-from outter_auth.app import create_app
+import sys
 
-app = create_app()
+from outter_auth.app import create_app
+from outter_auth.config import ConfigError
+
+try:
+    app = create_app()
+except ConfigError as error:
+    # One line, no traceback: the operator needs the reason, not our stack.
+    sys.exit(f"outter-auth: refusing to start: {error}")

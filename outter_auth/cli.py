@@ -25,8 +25,12 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print the re
 
 def _cli_app() -> Flask:
     from outter_auth.app import create_app
+    from outter_auth.config import ConfigError
 
-    return create_app(serving=False)
+    try:
+        return create_app(serving=False)
+    except ConfigError as error:
+        sys.exit(f"outter-auth: refusing to start: {error}")
 
 
 cli = FlaskGroup(create_app=_cli_app, help="Outter Auth: API keys, JWTs and sessions for Outter.")

@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 ENVIRONMENTS = ("development", "production", "testing")
 DEFAULT_SECRET_KEY = "dev-secret-key-change-me"
 DEFAULT_API_KEY_PEPPER = ""  # empty: plain SHA-256 digests (allowed outside production)
+MIN_SECRET_LENGTH = 32  # e.g. secrets.token_urlsafe(32) gives 43
 
 
 class ConfigError(Exception):
@@ -60,10 +61,14 @@ class Settings:
             return
         if not self.issuer_explicit:
             raise ConfigError("OUTTER_ISSUER must be set in production")
-        if not self.secret_key or self.secret_key == DEFAULT_SECRET_KEY:
-            raise ConfigError("OUTTER_SECRET_KEY must be set to a non-default value in production")
-        if not self.api_key_pepper or self.api_key_pepper == DEFAULT_API_KEY_PEPPER:
-            raise ConfigError("OUTTER_API_KEY_PEPPER must be set to a non-default value in production")
+        for name, value, default in (
+            ("OUTTER_SECRET_KEY", self.secret_key, DEFAULT_SECRET_KEY),
+            ("OUTTER_API_KEY_PEPPER", self.api_key_pepper, DEFAULT_API_KEY_PEPPER),
+        ):
+            if not value or value == default:
+                raise ConfigError(f"{name} must be set to a non-default value in production")
+            if len(value) < MIN_SECRET_LENGTH:
+                raise ConfigError(f"{name} must be at least {MIN_SECRET_LENGTH} characters in production")
         if self.database_url.startswith("sqlite"):
             log.warning("production is running on SQLite; use PostgreSQL (OUTTER_DATABASE_URL)")
 

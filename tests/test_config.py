@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from outter_auth.app import create_app
 from outter_auth.config import ConfigError, load_settings
 
+REPO = Path(__file__).resolve().parent.parent
 SAFE_PRODUCTION = {
     "OUTTER_ENV": "production",
     "OUTTER_ISSUER": "https://auth.outter.io",
@@ -140,3 +145,29 @@ def test_development_generates_a_signing_key_on_first_start_and_says_so(tmp_path
         create_app(config)  # second start reuses it
     assert "generated" not in caplog.text
     assert len(list(keys.glob("*.pem"))) == 1
+
+
+@pytest.mark.parametrize("name", ["OUTTER_SECRET_KEY", "OUTTER_API_KEY_PEPPER"])
+def test_production_refuses_short_secrets(tmp_path, monkeypatch, name):
+    for key, value in SAFE_PRODUCTION.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv(name, "short-but-not-default")
+    with pytest.raises(ConfigError, match=f"{name} must be at least 32 characters"):
+        create_app({"database_url": f"sqlite:///{tmp_path / 'p.db'}", "keys_dir": str(tmp_path)})
+
+
+@pytest.mark.parametrize("entry", ["wsgi", "cli"])
+def test_refusal_is_one_line_without_a_traceback(tmp_path, entry):
+    """What gunicorn (``wsgi:app``) and ``outter-auth`` print when production refuses."""
+    env = {
+        **SAFE_PRODUCTION,
+        "OUTTER_KEYS_DIR": str(tmp_path),
+        "PATH": os.environ["PATH"],
+        "OUTTER_DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}",
+    }
+    del env["OUTTER_ISSUER"]
+    code = "import wsgi" if entry == "wsgi" else "from outter_auth.cli import main; main()"
+    args = [sys.executable, "-c", code] + (["keys", "list"] if entry == "cli" else [])
+    result = subprocess.run(args, capture_output=True, text=True, env=env, cwd=REPO, timeout=60)
+    assert result.returncode == 1
+    assert result.stderr.strip() == "outter-auth: refusing to start: OUTTER_ISSUER must be set in production"
