@@ -107,3 +107,15 @@ def owner(make: factories.Factory) -> factories.Actor:
 def other_owner(make: factories.Factory) -> factories.Actor:
     """An owner of another tenant, ``globex``: its ids must be invisible to ``acme``."""
     return make.actor("globex", "owner@globex.test", "owner")
+
+
+@pytest.fixture
+def admin(make: factories.Factory) -> factories.Actor:
+    """An admin of tenant ``acme``, logged in."""
+    return make.actor("acme", "admin@acme.test", "admin")
+
+
+@pytest.fixture
+def member(make: factories.Factory) -> factories.Actor:
+    """A plain member of tenant ``acme``, logged in."""
+    return make.actor("acme", "max@acme.test", "member")

@@ -6,27 +6,14 @@ import logging
 from datetime import timedelta
 
 import pytest
-from werkzeug.http import HTTP_STATUS_CODES
 
 from outter_auth import clock
 from outter_auth.services import tenancy
+from tests.assertions import assert_error
 from tests.factories import Actor, Factory
 
 LOGIN = "/api/auth/login"
 GENERIC_500 = {"code": 500, "status": "Internal Server Error", "message": "internal server error"}
-
-
-def assert_error(response, status: int) -> dict:
-    """``status`` in the SPEC §4 shape, as JSON, with a message and no traceback."""
-    text = response.get_data(as_text=True)
-    assert response.status_code == status, text
-    assert response.mimetype == "application/json"
-    assert "Traceback" not in text and 'File "' not in text
-    body = response.get_json()
-    assert body["code"] == status
-    assert body["status"] == HTTP_STATUS_CODES[status]
-    assert isinstance(body["message"], str) and body["message"]
-    return body
 
 
 def allowed(response) -> set[str]:

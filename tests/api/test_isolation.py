@@ -8,23 +8,13 @@ management scope, so every management endpoint refuses them with 403.
 from __future__ import annotations
 
 import pytest
-from werkzeug.http import HTTP_STATUS_CODES
 
+from tests.assertions import assert_error
 from tests.factories import PASSWORD, Actor, Factory
 
 PROJECTS = "/api/auth/projects"
 USERS = "/api/auth/users"
 TENANT = "/api/auth/tenant"
-
-
-def assert_error(response, status: int) -> dict:
-    """The response is the SPEC §4 error shape for ``status``."""
-    assert response.status_code == status, response.get_data(as_text=True)
-    body = response.get_json()
-    assert body["code"] == status
-    assert body["status"] == HTTP_STATUS_CODES[status]
-    assert isinstance(body["message"], str) and body["message"]
-    return body
 
 
 def snapshot(client, actor: Actor) -> dict[str, object]:
@@ -95,11 +85,6 @@ def test_lists_show_only_the_callers_tenant(client, acme_manager, other_owner, g
 
 
 # --- members ----------------------------------------------------------------------------
-
-
-@pytest.fixture
-def member(make: Factory) -> Actor:
-    return make.actor("acme", "max@acme.test", "member")
 
 
 @pytest.fixture

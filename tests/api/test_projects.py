@@ -6,10 +6,10 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from werkzeug.http import HTTP_STATUS_CODES
 
 from outter_auth import clock
-from tests.factories import Actor, Factory
+from tests.assertions import assert_error
+from tests.factories import Actor
 
 URL = "/api/auth/projects"
 PROJECT_FIELDS = {"id", "tenant_id", "slug", "name", "description", "created_at", "updated_at"}
@@ -18,30 +18,10 @@ PROJECT_FIELDS = {"id", "tenant_id", "slug", "name", "description", "created_at"
 # without its `slug` argument: a TypeError, answered 500.
 
 
-def assert_error(response, status: int) -> dict:
-    """The response is the SPEC §4 error shape for ``status``."""
-    assert response.status_code == status, response.get_data(as_text=True)
-    body = response.get_json()
-    assert body["code"] == status
-    assert body["status"] == HTTP_STATUS_CODES[status]
-    assert isinstance(body["message"], str) and body["message"]
-    return body
-
-
 def create(client, actor: Actor, **body) -> dict:
     response = client.post(URL, json=body, headers=actor.headers)
     assert response.status_code == 201, response.get_json()
     return response.get_json()
-
-
-@pytest.fixture
-def admin(make: Factory) -> Actor:
-    return make.actor("acme", "admin@acme.test", "admin")
-
-
-@pytest.fixture
-def member(make: Factory) -> Actor:
-    return make.actor("acme", "max@acme.test", "member")
 
 
 # --- create -----------------------------------------------------------------------------

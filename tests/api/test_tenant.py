@@ -5,21 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
-from werkzeug.http import HTTP_STATUS_CODES
 
+from tests.assertions import assert_error
 from tests.factories import Factory
 
 URL = "/api/auth/tenant"
-
-
-def assert_error(response, status: int) -> dict:
-    """The response is the SPEC §4 error shape for ``status``."""
-    assert response.status_code == status, response.get_data(as_text=True)
-    body = response.get_json()
-    assert body["code"] == status
-    assert body["status"] == HTTP_STATUS_CODES[status]
-    assert isinstance(body["message"], str) and body["message"]
-    return body
 
 
 @pytest.mark.parametrize("role", ["owner", "admin"])

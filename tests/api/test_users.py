@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from werkzeug.http import HTTP_STATUS_CODES
 
 from outter_auth.extensions import db
 from outter_auth.services import users
 from outter_auth.services.exceptions import Conflict
+from tests.assertions import assert_error
 from tests.factories import PASSWORD, Actor, Factory
 
 URL = "/api/auth/users"
@@ -17,16 +17,6 @@ LOGIN = "/api/auth/login"
 ME = "/api/auth/me"
 USER_FIELDS = {"id", "email", "role", "is_active", "created_at"}
 NEW_PASSWORD = "a fresh initial password"
-
-
-def assert_error(response, status: int) -> dict:
-    """The response is the SPEC §4 error shape for ``status``."""
-    assert response.status_code == status, response.get_data(as_text=True)
-    body = response.get_json()
-    assert body["code"] == status
-    assert body["status"] == HTTP_STATUS_CODES[status]
-    assert isinstance(body["message"], str) and body["message"]
-    return body
 
 
 def login(client, email: str, password: str = PASSWORD):
@@ -37,16 +27,6 @@ def get_user(client, actor: Actor, user_id: str) -> dict:
     response = client.get(f"{URL}/{user_id}", headers=actor.headers)
     assert response.status_code == 200, response.get_json()
     return response.get_json()
-
-
-@pytest.fixture
-def admin(make: Factory) -> Actor:
-    return make.actor("acme", "admin@acme.test", "admin")
-
-
-@pytest.fixture
-def member(make: Factory) -> Actor:
-    return make.actor("acme", "max@acme.test", "member")
 
 
 # --- create -----------------------------------------------------------------------------

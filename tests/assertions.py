@@ -1,0 +1,20 @@
+"""Assertions shared by the API tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from werkzeug.http import HTTP_STATUS_CODES
+
+
+def assert_error(response: Any, status: int) -> dict[str, Any]:
+    """``status`` in the SPEC §4 shape, as JSON, with a message and no traceback."""
+    text = response.get_data(as_text=True)
+    assert response.status_code == status, text
+    assert response.mimetype == "application/json"
+    assert "Traceback" not in text and 'File "' not in text
+    body = response.get_json()
+    assert body["code"] == status
+    assert body["status"] == HTTP_STATUS_CODES[status]
+    assert isinstance(body["message"], str) and body["message"]
+    return body
