@@ -119,14 +119,17 @@ def _ensure_signing_key(settings: Settings, keystore: KeyStore, serving: bool) -
 
 
 def _register_api(app: Flask) -> None:
-    from outter_auth.api import docs, health, projects, sessions, tenant, users, wellknown
+    from outter_auth.api import clients, docs, health, oauth, projects, sessions, tenant, users, wellknown
     from outter_auth.api.converters import IdConverter, id_schema
     from outter_auth.auth import BEARER_SECURITY
+    from outter_auth.oauth import config_oauth
 
     app.url_map.converters["id"] = IdConverter
     api.init_app(app)
     api.register_converter(IdConverter, id_schema)
     api.spec.components.security_scheme(BEARER_SECURITY, {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
+    api.spec.components.security_scheme("clientBasic", {"type": "http", "scheme": "basic"})
+    config_oauth(app)
     app.register_blueprint(docs.blp)
-    for module in (health, wellknown, sessions, tenant, projects, users):
+    for module in (health, wellknown, oauth, sessions, tenant, projects, users, clients):
         api.register_blueprint(module.blp)

@@ -23,7 +23,7 @@ from outter_auth.extensions import db
 from outter_auth.models import Membership, Session, User
 from outter_auth.runtime import runtime
 from outter_auth.scopes import scopes_for_role
-from outter_auth.services import tokens
+from outter_auth.services import sessions, tokens
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -101,6 +101,29 @@ def require_scopes(*scopes: str) -> Callable[[F], F]:
     return decorator
 
 
+def require_admin() -> Callable[[F], F]:
+    """Only a user who is owner or admin of the tenant (no machine credential).
+
+    For resources SPEC §3 gives no scope to, such as OAuth clients: a machine
+    credential should not be able to mint other machine credentials.
+    """
+
+    def decorator(view: F) -> F:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            principal = authenticate()
+            if principal.type != "user" or principal.role not in ("owner", "admin"):
+                raise InsufficientScope("only an owner or admin of the tenant may do this")
+            return view(*args, **kwargs)
+
+        documented = Blueprint.doc(
+            security=[{BEARER_SECURITY: []}], responses={"401": "UNAUTHORIZED", "403": "FORBIDDEN"}
+        )
+        return cast(F, documented(wrapper))
+
+    return decorator
+
+
 def _authenticate_request() -> Principal:
     header = request.headers.get("Authorization")
     if header is None:
@@ -117,6 +140,8 @@ def _principal_from_jwt(token: str) -> Principal:
         claims = tokens.verify_access_token(token, state.keystore.ring(), state.token_settings)
     except tokens.InvalidToken as error:
         raise AuthenticationFailed(str(error)) from None
+    if sessions.is_access_token_revoked(db.session, str(claims["jti"])):
+        raise AuthenticationFailed("token revoked")
     token_scopes = frozenset(str(claims.get("scope") or "").split())
     if "sid" not in claims:  # client_credentials: the client itself is the caller
         return Principal(

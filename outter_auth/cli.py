@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import timedelta
 from typing import Any, NoReturn
 
 import click
@@ -16,9 +17,9 @@ from flask.cli import FlaskGroup, with_appcontext
 
 from outter_auth.extensions import db
 from outter_auth.runtime import runtime
-from outter_auth.services import tenancy, users
+from outter_auth.services import audit, clients, tenancy, users
 from outter_auth.services.exceptions import DomainError
-from outter_auth.services.signing_keys import SigningKeyError
+from outter_auth.services.signing_keys import SigningKeyError, kong_declarative_config
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 
@@ -60,6 +61,76 @@ def keys_generate(as_json: bool) -> None:
         _fail(error)
     assert record is not None
     _emit({"kid": record.kid, "status": "active"}, as_json, f"generated signing key {record.kid} (active)")
+
+
+def _publish_for() -> timedelta:
+    return timedelta(seconds=runtime().settings.jwks_max_age)
+
+
+def _audit_key(event: str, kid: str, **details: Any) -> None:
+    audit.record(db.session, event, actor="cli", subject=kid, details=details)
+
+
+@keys_cli.command("rotate")
+@json_option
+@with_appcontext
+def keys_rotate(as_json: bool) -> None:
+    """Publish a new key; it signs once it has been in the JWKS for OUTTER_JWKS_MAX_AGE."""
+    try:
+        record = runtime().keystore.rotate(_publish_for())
+    except SigningKeyError as error:
+        _fail(error)
+    _audit_key("signing_key.rotated", record.kid, activates_at=record.activates_at.isoformat())
+    _emit(
+        {"kid": record.kid, "status": "pending", "activates_at": record.activates_at.isoformat()},
+        as_json,
+        f"published signing key {record.kid}; it signs from {record.activates_at.isoformat()}\n"
+        "update gateways that cannot read the JWKS now: outter-auth keys kong-config",
+    )
+
+
+@keys_cli.command("activate")
+@click.argument("kid")
+@click.option("--now", "at_once", is_flag=True, help="Sign with it at once (emergencies: caches may lag).")
+@json_option
+@with_appcontext
+def keys_activate(kid: str, at_once: bool, as_json: bool) -> None:
+    """Bring a pending key forward (as soon as it is safe, or --now)."""
+    try:
+        record = runtime().keystore.activate(kid, now=at_once, publish_for=_publish_for())
+    except SigningKeyError as error:
+        _fail(error)
+    _audit_key("signing_key.activated", kid, activates_at=record.activates_at.isoformat(), now=at_once)
+    _emit(
+        {"kid": kid, "activates_at": record.activates_at.isoformat()},
+        as_json,
+        f"signing key {kid} signs from {record.activates_at.isoformat()}",
+    )
+
+
+@keys_cli.command("retire")
+@click.argument("kid")
+@json_option
+@with_appcontext
+def keys_retire(kid: str, as_json: bool) -> None:
+    """Stop a key from signing; it stays in the JWKS until its tokens expired."""
+    try:
+        record = runtime().keystore.retire(kid)
+    except SigningKeyError as error:
+        _fail(error)
+    _audit_key("signing_key.retired", kid)
+    _emit(
+        {"kid": kid, "retired_at": record.retired_at.isoformat() if record.retired_at else None},
+        as_json,
+        f"retired signing key {kid}",
+    )
+
+
+@keys_cli.command("kong-config")
+@with_appcontext
+def keys_kong_config() -> None:
+    """Print Kong declarative config: one jwt credential per published kid."""
+    click.echo(kong_declarative_config(runtime().keystore.reload(force=True)), nl=False)
 
 
 @keys_cli.command("list")
@@ -104,6 +175,64 @@ def tenants_create(slug: str, name: str | None, as_json: bool) -> None:
         as_json,
         f"created tenant {tenant.slug} ({tenant.id})",
     )
+
+
+clients_cli = click.Group("clients", help="OAuth clients.")
+
+
+@clients_cli.command("create")
+@click.argument("name")
+@click.option("--tenant", "tenant_ref", required=True, help="Tenant slug or id.")
+@click.option(
+    "--grant-type",
+    "grant_types",
+    multiple=True,
+    required=True,
+    type=click.Choice(["password", "refresh_token", "client_credentials"]),
+)
+@click.option("--scope", "scope", default="", help='Space-separated scopes, e.g. "content:generate".')
+@click.option("--first-party", is_flag=True, help="Trusted app of ours: may use the password grant.")
+@click.option("--public", is_flag=True, help="No secret (apps that cannot keep one).")
+@json_option
+@with_appcontext
+def clients_create(
+    name: str,
+    tenant_ref: str,
+    grant_types: tuple[str, ...],
+    scope: str,
+    first_party: bool,
+    public: bool,
+    as_json: bool,
+) -> None:
+    """Register an OAuth client; prints client_id and, once, client_secret."""
+    tenant = tenancy.find_tenant(db.session, tenant_ref)
+    if tenant is None:
+        _fail(click.ClickException(f"no tenant {tenant_ref!r}"))
+    settings = runtime().settings
+    try:
+        client, secret = clients.create_client(
+            db.session,
+            tenant.id,
+            name,
+            grant_types,
+            scope.split(),
+            pepper=settings.api_key_pepper,
+            catalogue=settings.scopes,
+            public=public,
+            first_party=first_party,
+        )
+    except DomainError as error:
+        _fail(error)
+    audit.record(
+        db.session,
+        "client.created",
+        tenant_id=tenant.id,
+        actor="cli",
+        subject=client.id,
+        details={"grant_types": client.grant_types, "scopes": client.scopes},
+    )
+    text = f"client_id: {client.id}" + (f"\nclient_secret: {secret}  (shown once)" if secret else "")
+    _emit({"client_id": client.id, "client_secret": secret}, as_json, text)
 
 
 users_cli = click.Group("users", help="Users and their memberships.")
@@ -152,7 +281,7 @@ def _read_password(from_stdin: bool) -> str:
 
 
 def register_cli(app: Flask) -> None:
-    for group in (keys_cli, tenants_cli, users_cli):
+    for group in (keys_cli, tenants_cli, users_cli, clients_cli):
         app.cli.add_command(group)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 SCOPE_PATTERN = re.compile(r"[a-z0-9_.:-]{1,64}")
 
@@ -37,3 +38,20 @@ def is_valid_scope(scope: str) -> bool:
 
 def scopes_for_role(role: str) -> frozenset[str]:
     return ROLE_SCOPES.get(role, frozenset())
+
+
+class InvalidScopes(ValueError):
+    """A scope breaks the grammar or is not in the configured catalogue."""
+
+
+def check_scopes(scopes: Iterable[str], catalogue: Iterable[str] = ()) -> list[str]:
+    """Validate and de-duplicate, keeping order; the catalogue (``OUTTER_SCOPES``) applies
+    to platform scopes when it is configured."""
+    known = set(catalogue)
+    result = list(dict.fromkeys(scopes))
+    for scope in result:
+        if not is_valid_scope(scope):
+            raise InvalidScopes(f"invalid scope {scope[:64]!r}: use 1-64 characters of a-z 0-9 _ . : -")
+        if known and scope not in known and scope not in MANAGEMENT_SCOPES:
+            raise InvalidScopes(f"unknown scope {scope!r}: not in OUTTER_SCOPES")
+    return result

@@ -5,9 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 import flask_smorest
+from flask import request
 from werkzeug.exceptions import HTTPException
 
+from outter_auth.services.audit import Origin
+
 GENERIC_500 = "internal server error"
+
+
+def request_origin() -> Origin:
+    """Where the current request came from, for the audit trail."""
+    return Origin(ip=request.remote_addr, user_agent=request.headers.get("User-Agent"))
 
 
 class Api(flask_smorest.Api):

@@ -1,4 +1,4 @@
-"""Password login and the caller's identity."""
+"""Password login, token refresh, logout and the caller's identity (JSON)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,13 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from outter_auth.auth import current_principal, require_scopes
+from outter_auth.api.base import request_origin
+from outter_auth.auth import AuthenticationFailed, current_principal, require_scopes
 from outter_auth.extensions import db
+from outter_auth.oauth import issue_session_token
 from outter_auth.runtime import runtime
-from outter_auth.schemas.sessions import LoginSchema, PrincipalSchema, TokenResponseSchema
-from outter_auth.services import sessions, tokens
+from outter_auth.schemas.sessions import LoginSchema, PrincipalSchema, RefreshSchema, TokenResponseSchema
+from outter_auth.services import sessions
 
 blp = Blueprint("sessions", __name__, url_prefix="/api/auth", description="User sessions")
 
@@ -31,34 +33,72 @@ class Login(MethodView):
         Starts a session for the first-party client and returns an access token
         and a refresh token. Unknown email and wrong password answer alike.
         """
-        state = runtime()
+        settings = runtime().settings
         membership = sessions.authenticate_password(
-            db.session, body["email"], body["password"], body.get("tenant"), state.settings.bcrypt_rounds
+            db.session,
+            body["email"],
+            body["password"],
+            body.get("tenant"),
+            settings.bcrypt_rounds,
+            origin=request_origin(),
         )
-        started = sessions.start_session(
-            db.session, membership, state.settings.first_party_client_id, state.settings.refresh_token_ttl
+        active = sessions.start_session(
+            db.session,
+            membership,
+            settings.first_party_client_id,
+            settings.refresh_token_ttl,
+            origin=request_origin(),
         )
-        return token_response(started), 200, NO_STORE
+        return token_response(active), 200, NO_STORE
 
 
-def token_response(started: sessions.StartedSession) -> dict[str, Any]:
-    state = runtime()
-    access_token, _ = tokens.issue_access_token(
-        state.keystore.ring(),
-        state.token_settings,
-        subject=started.membership.user_id,
-        client_id=started.session.client_id,
-        scopes=started.scopes,
-        tenant_id=started.membership.tenant_id,
-        roles=[started.membership.role],
-        session_id=started.session.id,
-    )
+@blp.route("/token/refresh")
+class Refresh(MethodView):
+    @blp.arguments(RefreshSchema)
+    @blp.response(200, TokenResponseSchema)
+    @blp.alt_response(401, description="Unknown, spent, expired or revoked refresh token")
+    def post(self, body: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
+        """Refresh a session
+
+        Spends the refresh token and returns a new pair. Presenting a spent
+        refresh token again ends the whole session.
+        """
+        settings = runtime().settings
+        try:
+            active = sessions.rotate_refresh_token(
+                db.session,
+                body["refresh_token"],
+                client_id=settings.first_party_client_id,
+                idle_timeout_seconds=settings.session_idle_timeout,
+                origin=request_origin(),
+            )
+        except sessions.RefreshFailed as error:
+            raise AuthenticationFailed(str(error), error="invalid_token") from None
+        return token_response(active), 200, NO_STORE
+
+
+@blp.route("/logout")
+class Logout(MethodView):
+    @require_scopes()
+    @blp.response(204)
+    def post(self) -> None:
+        """End the caller's session
+
+        Its refresh tokens stop working, and this service refuses its access tokens.
+        """
+        principal = current_principal
+        if principal.session_id is None:
+            raise AuthenticationFailed("only a user session can log out", error="invalid_token")
+        sessions.logout(db.session, principal.session_id, principal.tenant_id, principal.id, origin=request_origin())
+
+
+def token_response(active: sessions.ActiveSession) -> dict[str, Any]:
     return {
-        "access_token": access_token,
+        "access_token": issue_session_token(active),
         "token_type": "Bearer",
-        "expires_in": state.token_settings.ttl,
-        "refresh_token": started.refresh_token,
-        "scope": " ".join(started.scopes),
+        "expires_in": runtime().token_settings.ttl,
+        "refresh_token": active.refresh_token,
+        "scope": " ".join(active.scopes),
     }
 
 

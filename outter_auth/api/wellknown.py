@@ -10,6 +10,7 @@ from flask import Response, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from outter_auth.oauth import AUTH_METHODS_SUPPORTED, GRANT_TYPES_SUPPORTED, SECRET_METHODS
 from outter_auth.runtime import runtime
 from outter_auth.scopes import MANAGEMENT_SCOPES
 
@@ -50,6 +51,13 @@ def server_metadata() -> dict[str, Any]:
     return {
         "issuer": issuer,
         "jwks_uri": f"{issuer}/.well-known/jwks.json",
+        "token_endpoint": f"{issuer}/oauth/token",
+        "revocation_endpoint": f"{issuer}/oauth/revoke",
+        "introspection_endpoint": f"{issuer}/oauth/introspect",
+        "grant_types_supported": GRANT_TYPES_SUPPORTED,
+        "token_endpoint_auth_methods_supported": AUTH_METHODS_SUPPORTED,
+        "revocation_endpoint_auth_methods_supported": AUTH_METHODS_SUPPORTED,
+        "introspection_endpoint_auth_methods_supported": SECRET_METHODS,
         "scopes_supported": list(MANAGEMENT_SCOPES) + [s for s in settings.scopes if s not in MANAGEMENT_SCOPES],
         # RFC 8414 requires the member; there is no authorization endpoint (yet), so none.
         "response_types_supported": [],

@@ -16,6 +16,10 @@ class LoginSchema(Schema):
     )
 
 
+class RefreshSchema(Schema):
+    refresh_token = Secret(required=True, validate=validate.Length(1, 512), load_only=True)
+
+
 class TokenResponseSchema(Schema):
     access_token = fields.String(required=True)
     token_type = fields.String(required=True, metadata={"example": "Bearer"})

@@ -1,42 +1,64 @@
-"""Password login and the sessions it starts (refresh-token families, SPEC §5)."""
+"""Password login, sessions and refresh-token rotation with reuse detection (SPEC §5)."""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import NoReturn
 
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import joinedload
 
 from outter_auth import clock
-from outter_auth.models import Membership, RefreshToken, Session, User
+from outter_auth.models import Membership, RefreshToken, RevokedAccessToken, Session, User
 from outter_auth.scopes import scopes_for_role
-from outter_auth.services import passwords
-from outter_auth.services.exceptions import AccountDisabled, InvalidCredentials, TenantRequired
+from outter_auth.services import audit, passwords
+from outter_auth.services.exceptions import AccountDisabled, DomainError, InvalidCredentials, TenantRequired
 from outter_auth.services.users import normalize_email
 
 REFRESH_TOKEN_BYTES = 32  # 256 bits
 
 
+class RefreshFailed(DomainError):
+    """The refresh token is unknown, spent, expired or its session ended."""
+
+    def __init__(self, message: str = "invalid, expired or revoked refresh token") -> None:
+        super().__init__(message)
+
+
+class ScopeNotGranted(DomainError):
+    """A refresh asked for a scope the session was never granted."""
+
+
 @dataclass(frozen=True)
-class StartedSession:
+class ActiveSession:
+    """A session with a fresh refresh token: the result of a login or a refresh."""
+
     session: Session
     membership: Membership
     refresh_token: str  # the only time the raw token exists outside the client
-    scopes: tuple[str, ...]
+    scopes: tuple[str, ...]  # of the access token to issue with it
 
 
 def authenticate_password(
-    db: DbSession, email: str, password: str, tenant_ref: str | None, bcrypt_rounds: int
+    db: DbSession,
+    email: str,
+    password: str,
+    tenant_ref: str | None,
+    bcrypt_rounds: int,
+    client_tenant_id: str | None = None,
+    origin: audit.Origin | None = None,
 ) -> Membership:
     """Check a password and pick the membership to act in.
 
     Unknown email and wrong password cost one bcrypt check each and raise the
     same error, so neither the answer nor its timing tells which it was. Only
     once the password is right do we say anything about the account itself.
+    ``client_tenant_id`` confines a tenant's own first-party client to its tenant.
     """
     user = (
         db.scalars(
@@ -49,12 +71,24 @@ def authenticate_password(
     )
     if user is None:
         passwords.burn_time(bcrypt_rounds)
+        audit.record(db, "login.failed", origin=origin, details={"reason": "unknown_email"})
         raise InvalidCredentials()
+    tenants = [m.tenant_id for m in user.memberships]
     if not passwords.verify_password(password, user.password_hash):
+        audit.record(
+            db,
+            "login.failed",
+            tenant_id=tenants[0] if len(tenants) == 1 else None,
+            subject=user.id,
+            origin=origin,
+            details={"reason": "wrong_password"},
+        )
         raise InvalidCredentials()
     if not user.is_active:
         raise AccountDisabled("this account is deactivated")
     active = [m for m in user.memberships if m.is_active]
+    if client_tenant_id is not None:
+        active = [m for m in active if m.tenant_id == client_tenant_id]
     if tenant_ref is not None:
         chosen = [m for m in active if tenant_ref in (m.tenant_id, m.tenant.slug)]
         if not chosen:
@@ -67,9 +101,18 @@ def authenticate_password(
     return active[0]
 
 
-def start_session(db: DbSession, membership: Membership, client_id: str, lifetime_seconds: int) -> StartedSession:
+def start_session(
+    db: DbSession,
+    membership: Membership,
+    client_id: str,
+    lifetime_seconds: int,
+    requested_scopes: list[str] | None = None,
+    origin: audit.Origin | None = None,
+) -> ActiveSession:
+    """Open a session for ``membership``; its scopes are the role's, narrowed by the request."""
     now = clock.now()
-    scopes = tuple(sorted(scopes_for_role(membership.role)))
+    granted = scopes_for_role(membership.role)
+    scopes = tuple(sorted(granted & set(requested_scopes) if requested_scopes is not None else granted))
     session = Session(
         user_id=membership.user_id,
         tenant_id=membership.tenant_id,
@@ -79,13 +122,153 @@ def start_session(db: DbSession, membership: Membership, client_id: str, lifetim
         last_used_at=now,
         expires_at=now + timedelta(seconds=lifetime_seconds),
     )
-    refresh_token = secrets.token_urlsafe(REFRESH_TOKEN_BYTES)
     db.add(session)
-    db.add(RefreshToken(session=session, token_digest=refresh_token_digest(refresh_token), created_at=now))
+    db.flush()
+    refresh_token = _add_refresh_token(db, session, now)
+    audit.record(
+        db,
+        "login.succeeded",
+        tenant_id=membership.tenant_id,
+        actor=membership.user_id,
+        subject=session.id,
+        origin=origin,
+        details={"client_id": client_id},
+        commit=False,
+    )
     db.commit()
-    return StartedSession(session, membership, refresh_token, scopes)
+    return ActiveSession(session, membership, refresh_token, scopes)
+
+
+def rotate_refresh_token(
+    db: DbSession,
+    token: str,
+    *,
+    client_id: str,
+    idle_timeout_seconds: int,
+    requested_scopes: list[str] | None = None,
+    origin: audit.Origin | None = None,
+) -> ActiveSession:
+    """Spend ``token`` and hand out its successor in the same session.
+
+    Single use is enforced by one conditional UPDATE (``used_at IS NULL``), so of
+    any number of concurrent refreshes with one token exactly one wins. A token
+    presented again, or a loser of that race, revokes the whole session: it
+    means two parties hold the token, and we cannot tell which is the thief.
+    """
+    found = find_refresh_token(db, token)
+    if found is None or found[1].client_id != client_id:  # a foreign client's token is not burnt
+        raise RefreshFailed()
+    refresh, session = found
+    now = clock.now()
+    if session.revoked_at is not None:
+        raise RefreshFailed()
+    if refresh.used_at is not None:
+        _reuse_detected(db, session, refresh, now, origin)
+    if now >= session.expires_at or now - session.last_used_at >= timedelta(seconds=idle_timeout_seconds):
+        end_session(db, session.id)
+        raise RefreshFailed("session expired")
+    granted = set(session.scope.split())
+    if requested_scopes is not None and not set(requested_scopes) <= granted:
+        raise ScopeNotGranted("the requested scope exceeds the scope of the session")
+    membership = _active_membership(db, session)
+    if membership is None:
+        end_session(db, session.id)
+        raise RefreshFailed("account or membership deactivated")
+
+    spent = db.execute(
+        update(RefreshToken)
+        .where(RefreshToken.id == refresh.id, RefreshToken.used_at.is_(None))
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if spent.rowcount != 1:  # another request spent it a moment ago
+        db.rollback()
+        _reuse_detected(db, session, refresh, now, origin)
+    successor = _add_refresh_token(db, session, now)
+    session.last_used_at = now
+    db.commit()
+    wanted = set(requested_scopes) if requested_scopes is not None else granted
+    scopes = tuple(sorted(wanted & scopes_for_role(membership.role)))
+    return ActiveSession(session, membership, successor, scopes)
+
+
+def find_refresh_token(db: DbSession, token: str) -> tuple[RefreshToken, Session] | None:
+    if not token or len(token) > 512:
+        return None
+    row = db.execute(
+        select(RefreshToken, Session)
+        .join(Session, Session.id == RefreshToken.session_id)
+        .where(RefreshToken.token_digest == refresh_token_digest(token))
+    ).first()
+    return (row[0], row[1]) if row else None
+
+
+def end_session(db: DbSession, session_id: str) -> bool:
+    """Revoke a session and so every refresh token of its family; True if it was live."""
+    ended = db.execute(
+        update(Session)
+        .where(Session.id == session_id, Session.revoked_at.is_(None))
+        .values(revoked_at=clock.now())
+        .execution_options(synchronize_session=False)
+    )
+    db.commit()
+    return bool(ended.rowcount)
+
+
+def logout(db: DbSession, session_id: str, tenant_id: str, user_id: str, origin: audit.Origin | None = None) -> None:
+    end_session(db, session_id)
+    audit.record(db, "logout", tenant_id=tenant_id, actor=user_id, subject=session_id, origin=origin)
+
+
+def revoke_access_token(db: DbSession, jti: str, expires_at: datetime) -> None:
+    """Deny an access token's ``jti`` until it would have expired anyway."""
+    if db.get(RevokedAccessToken, jti) is not None:
+        return
+    db.add(RevokedAccessToken(jti=jti, expires_at=expires_at))
+    try:
+        db.commit()
+    except IntegrityError:  # revoked concurrently: same outcome
+        db.rollback()
+
+
+def is_access_token_revoked(db: DbSession, jti: str) -> bool:
+    return db.get(RevokedAccessToken, jti) is not None
 
 
 def refresh_token_digest(token: str) -> bytes:
     # 256 random bits need no slow hash: SHA-256 is preimage-resistant enough (SPEC §5).
-    return hashlib.sha256(token.encode("utf-8")).digest()
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
+
+
+def _add_refresh_token(db: DbSession, session: Session, now: datetime) -> str:
+    token = secrets.token_urlsafe(REFRESH_TOKEN_BYTES)
+    db.add(RefreshToken(session_id=session.id, token_digest=refresh_token_digest(token), created_at=now))
+    return token
+
+
+def _active_membership(db: DbSession, session: Session) -> Membership | None:
+    return db.scalars(
+        select(Membership)
+        .join(User, User.id == Membership.user_id)
+        .where(
+            Membership.user_id == session.user_id,
+            Membership.tenant_id == session.tenant_id,
+            Membership.is_active.is_(True),
+            User.is_active.is_(True),
+        )
+    ).first()
+
+
+def _reuse_detected(
+    db: DbSession, session: Session, refresh: RefreshToken, now: datetime, origin: audit.Origin | None
+) -> NoReturn:
+    end_session(db, session.id)
+    audit.record(
+        db,
+        "refresh_token.reused",
+        tenant_id=session.tenant_id,
+        subject=session.id,
+        origin=origin,
+        details={"user_id": session.user_id, "client_id": session.client_id, "refresh_token_id": refresh.id},
+    )
+    raise RefreshFailed()

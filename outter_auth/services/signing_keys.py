@@ -140,6 +140,9 @@ class KeyRing:
                 return self._keys[kid]
         return None
 
+    def key(self, kid: str) -> RSAKey:
+        return self._keys[kid]
+
     def published_jwks(self, now: datetime | None = None) -> dict[str, list[dict[str, Any]]]:
         return {"keys": [public_jwk(self._keys[s.record.kid]) for s in self.states(now) if s.published]}
 
@@ -242,6 +245,42 @@ class KeyStore:
                 raise SigningKeyError("an active signing key exists already; use `keys rotate`")
             return self._add_key(records, activates_in=timedelta(0))
 
+    def rotate(self, publish_for: timedelta) -> KeyRecord:
+        """Publish a new key now; it starts signing once it has been in the JWKS for
+        ``publish_for`` (the JWKS max-age), so no verifier meets an unknown ``kid``."""
+        with self._writing() as records:
+            return self._add_key(records, activates_in=publish_for)
+
+    def activate(self, kid: str, *, now: bool, publish_for: timedelta) -> KeyRecord:
+        """Bring a pending key forward: at once (``now``, for emergencies, when a
+        verifier may meet the new ``kid`` before its cached JWKS has it), or as soon
+        as it has been published for ``publish_for``."""
+        with self._writing() as records:
+            index, state = self._state_of(records, kid)
+            if state.status != "pending":
+                raise SigningKeyError(f"{kid} is {state.status}: only a pending key can be activated")
+            record = records[index]
+            at = clock.now() if now else max(clock.now(), record.created_at + publish_for)
+            records[index] = replace(record, activates_at=min(at, record.activates_at))
+            return records[index]
+
+    def retire(self, kid: str) -> KeyRecord:
+        """Stop a key from ever signing; it stays published until its tokens expired."""
+        with self._writing() as records:
+            index, state = self._state_of(records, kid)
+            if state.status == "active":
+                raise SigningKeyError(f"{kid} signs every token: rotate, let the new key activate, then retire")
+            if records[index].retired_at is None:
+                records[index] = replace(records[index], retired_at=clock.now())
+            return records[index]
+
+    def _state_of(self, records: list[KeyRecord], kid: str) -> tuple[int, KeyState]:
+        states = {s.record.kid: s for s in key_states(records, self._token_lifetime, clock.now())}
+        for index, record in enumerate(records):
+            if record.kid == kid:
+                return index, states[kid]
+        raise SigningKeyError(f"no signing key with kid {kid}")
+
     def _add_key(self, records: list[KeyRecord], activates_in: timedelta) -> KeyRecord:
         key = RSAKey.generate_key(KEY_BITS, private=True)
         key.ensure_kid()
@@ -257,11 +296,44 @@ class KeyStore:
         with os.fdopen(fd, "wb") as handle:
             handle.write(key.as_pem(private=True))
 
-    def schedule(self, kid: str, **changes: datetime | None) -> KeyRecord:
-        """Change one key's timestamps (used by rotate/activate/retire)."""
-        with self._writing() as records:
-            for i, record in enumerate(records):
-                if record.kid == kid:
-                    records[i] = replace(record, **changes)  # type: ignore[arg-type]
-                    return records[i]
-            raise SigningKeyError(f"no signing key with kid {kid}")
+
+def public_pem(key: RSAKey) -> str:
+    return key.as_pem(private=False).decode("ascii")
+
+
+def kong_declarative_config(ring: KeyRing, consumer: str = "outter-auth-users") -> str:
+    """Kong (OSS) declarative config: one ``jwt`` credential per published ``kid``.
+
+    Kong cannot read a JWKS, so this is rendered and applied whenever the key set
+    changes; run it right after ``keys rotate`` so Kong knows the pending key
+    before it signs. The ``jwt`` plugin finds the credential by the ``kid`` header
+    (``key_claim_name: kid``; Kong looks in the claims, then the header).
+    """
+    lines = [
+        '_format_version: "3.0"',
+        "consumers:",
+        f"- username: {consumer}",
+        "  jwt_secrets:",
+    ]
+    for state in ring.states():
+        if not state.published:
+            continue
+        key = ring.key(state.record.kid)
+        lines += [
+            f'  - key: "{key.kid}"',
+            "    algorithm: RS256",
+            "    rsa_public_key: |",
+            *[f"      {line}" for line in public_pem(key).strip().splitlines()],
+        ]
+    lines += [
+        "plugins:",
+        "- name: jwt",
+        "  config:",
+        "    key_claim_name: kid",
+        "    claims_to_verify:",
+        "    - exp",
+        "    - nbf",
+        "    header_names:",
+        "    - authorization",
+    ]
+    return "\n".join(lines) + "\n"

@@ -22,10 +22,20 @@ EXPECTED_PATHS = [
     "/.well-known/oauth-authorization-server",
     "/healthz",
     "/readyz",
+    "/api/auth/token/refresh",
+    "/api/auth/logout",
+    "/api/auth/clients",
+    "/api/auth/clients/{client_id}",
+    "/api/auth/clients/{client_id}/rotate-secret",
+    "/oauth/token",
+    "/oauth/revoke",
+    "/oauth/introspect",
 ]
-# Operations anyone may call; every other operation needs a Bearer token.
+# Operations anyone may call; /oauth/* authenticate the client; every other needs a Bearer token.
+OAUTH_OPERATIONS = {("post", "/oauth/token"), ("post", "/oauth/revoke"), ("post", "/oauth/introspect")}
 PUBLIC_OPERATIONS = {
     ("post", "/api/auth/login"),
+    ("post", "/api/auth/token/refresh"),
     ("get", "/.well-known/jwks.json"),
     ("get", "/.well-known/openid-configuration"),
     ("get", "/.well-known/oauth-authorization-server"),
@@ -69,13 +79,21 @@ def test_bearer_security_scheme_is_declared(spec):
 
 
 def test_protected_operations_declare_bearer_auth(spec):
-    protected = [(m, p, op) for m, p, op in operations(spec) if (m, p) not in PUBLIC_OPERATIONS]
+    protected = [(m, p, op) for m, p, op in operations(spec) if (m, p) not in PUBLIC_OPERATIONS | OAUTH_OPERATIONS]
     assert len(protected) >= 10, "the management endpoints are documented"
 
     for method, path, operation in protected:
         names = [name for requirement in operation.get("security", []) for name in requirement]
         assert "bearerAuth" in names, f"{method.upper()} {path} declares no bearerAuth security"
         assert "401" in operation["responses"], f"{method.upper()} {path} does not document its 401"
+
+
+def test_oauth_operations_declare_client_authentication(spec):
+    for method, path, operation in operations(spec):
+        if (method, path) in OAUTH_OPERATIONS:
+            names = [name for requirement in operation["security"] for name in requirement]
+            assert names == ["clientBasic"], f"{method.upper()} {path}"
+            assert "application/x-www-form-urlencoded" in operation["requestBody"]["content"]
 
 
 def test_public_operations_declare_no_security(spec):

@@ -1,0 +1,92 @@
+"""Find out what a presented token is (RFC 7009 revocation, RFC 7662 introspection)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.orm import Session as DbSession
+
+from outter_auth import clock
+from outter_auth.models import Session
+from outter_auth.services import sessions, tokens
+from outter_auth.services.signing_keys import KeyRing
+
+
+@dataclass(frozen=True)
+class TokenRecord:
+    kind: str  # "access_token" | "refresh_token"
+    client_id: str
+    tenant_id: str
+    active: bool
+    claims: dict[str, Any] = field(default_factory=dict)  # what introspection may tell
+    session_id: str | None = None
+    jti: str | None = None
+    expires_at: datetime | None = None
+
+
+def lookup(
+    db: DbSession, token: str, hint: str | None, ring: KeyRing, settings: tokens.TokenSettings
+) -> TokenRecord | None:
+    """The token's record, or None if it is not one of ours. The hint only orders the tries."""
+    looks_like_jwt = token.count(".") == 2
+    order = (
+        (_access_token, _refresh_token) if looks_like_jwt or hint == "access_token" else (_refresh_token, _access_token)
+    )
+    for find in order:
+        record = find(db, token, ring, settings)
+        if record is not None:
+            return record
+    return None
+
+
+def _access_token(db: DbSession, token: str, ring: KeyRing, settings: tokens.TokenSettings) -> TokenRecord | None:
+    try:
+        claims = tokens.verify_access_token(token, ring, settings)
+    except tokens.InvalidToken:
+        return None  # forged, foreign, expired: all simply "not active"
+    jti = str(claims["jti"])
+    active = not sessions.is_access_token_revoked(db, jti)
+    if active and "sid" in claims:
+        session = db.get(Session, claims["sid"])
+        active = session is not None and session.revoked_at is None
+    return TokenRecord(
+        kind="access_token",
+        client_id=str(claims["client_id"]),
+        tenant_id=str(claims["tenant_id"]),
+        active=active,
+        claims={**claims, "token_type": "access_token"},
+        session_id=claims.get("sid"),
+        jti=jti,
+        expires_at=datetime.fromtimestamp(int(claims["exp"]), UTC),
+    )
+
+
+def _refresh_token(db: DbSession, token: str, ring: KeyRing, settings: tokens.TokenSettings) -> TokenRecord | None:
+    found = sessions.find_refresh_token(db, token)
+    if found is None:
+        return None
+    refresh, session = found
+    now = clock.now()
+    active = refresh.used_at is None and session.revoked_at is None and now < session.expires_at
+    claims = {
+        "token_type": "refresh_token",
+        "client_id": session.client_id,
+        "sub": session.user_id,
+        "tenant_id": session.tenant_id,
+        "scope": session.scope,
+        "sid": session.id,
+        "iat": int(refresh.created_at.timestamp()),
+        "exp": int(session.expires_at.timestamp()),
+        "iss": settings.issuer,
+    }
+    return TokenRecord(
+        kind="refresh_token",
+        client_id=session.client_id,
+        tenant_id=session.tenant_id,
+        active=active,
+        claims=claims,
+        session_id=session.id,
+        expires_at=session.expires_at,
+    )
