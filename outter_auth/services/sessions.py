@@ -6,9 +6,10 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import NoReturn
+from typing import Any, NoReturn, cast
 
 from sqlalchemy import select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import joinedload
@@ -175,11 +176,12 @@ def rotate_refresh_token(
         end_session(db, session.id)
         raise RefreshFailed("account or membership deactivated")
 
-    spent = db.execute(
+    spent = _execute_update(
+        db,
         update(RefreshToken)
         .where(RefreshToken.id == refresh.id, RefreshToken.used_at.is_(None))
         .values(used_at=now)
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False),
     )
     if spent.rowcount != 1:  # another request spent it a moment ago
         db.rollback()
@@ -205,11 +207,12 @@ def find_refresh_token(db: DbSession, token: str) -> tuple[RefreshToken, Session
 
 def end_session(db: DbSession, session_id: str) -> bool:
     """Revoke a session and so every refresh token of its family; True if it was live."""
-    ended = db.execute(
+    ended = _execute_update(
+        db,
         update(Session)
         .where(Session.id == session_id, Session.revoked_at.is_(None))
         .values(revoked_at=clock.now())
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False),
     )
     db.commit()
     return bool(ended.rowcount)
@@ -238,6 +241,11 @@ def is_access_token_revoked(db: DbSession, jti: str) -> bool:
 def refresh_token_digest(token: str) -> bytes:
     # 256 random bits need no slow hash: SHA-256 is preimage-resistant enough (SPEC §5).
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
+
+
+def _execute_update(db: DbSession, statement: Any) -> CursorResult[Any]:
+    """An UPDATE whose ``rowcount`` we read (the single-use checks depend on it)."""
+    return cast(CursorResult[Any], db.execute(statement))
 
 
 def _add_refresh_token(db: DbSession, session: Session, now: datetime) -> str:
