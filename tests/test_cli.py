@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from outter_auth.extensions import db
 from outter_auth.models import Membership, User
 from outter_auth.services import passwords
@@ -130,3 +132,80 @@ def test_console_script_is_a_flask_group_with_our_commands(tmp_path):
     assert result.returncode == 0, result.stderr
     for command in ("db", "keys", "tenants", "users", "run"):
         assert f"  {command} " in result.stdout
+
+
+def test_clients_create_prints_the_secret_once_and_stores_a_digest(app, client):
+    from outter_auth.models import OAuthClient
+
+    run(app, "tenants", "create", "acme")
+    result = run(
+        app,
+        "clients",
+        "create",
+        "Billing",
+        "--tenant",
+        "acme",
+        "--grant-type",
+        "client_credentials",
+        "--scope",
+        "users:read content:generate",
+        "--json",
+    )
+    assert result.exit_code == 0, result.output
+    created = json.loads(result.output)
+    assert set(created) == {"client_id", "client_secret"}
+    assert created["client_secret"].startswith("ocs_") and len(created["client_secret"]) >= 47
+    with app.app_context():
+        stored = db.session.get(OAuthClient, created["client_id"])
+        assert stored.scopes == ["users:read", "content:generate"]
+        assert len(stored.secret_digest) == 32
+        assert created["client_secret"].encode() not in stored.secret_digest
+
+    token = client.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials", **created},
+    )
+    assert token.status_code == 200, token.get_json()
+
+
+def test_clients_create_public_and_first_party(app):
+    run(app, "tenants", "create", "acme")
+    result = run(
+        app,
+        "clients",
+        "create",
+        "Mobile",
+        "--tenant",
+        "acme",
+        "--grant-type",
+        "password",
+        "--grant-type",
+        "refresh_token",
+        "--first-party",
+        "--public",
+        "--json",
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["client_secret"] is None
+    assert (
+        "client_secret"
+        not in run(
+            app, "clients", "create", "Mobile2", "--tenant", "acme", "--grant-type", "refresh_token", "--public"
+        ).output
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--grant-type", "password"], "first-party"),
+        (["--grant-type", "client_credentials", "--public"], "public client"),
+        (["--grant-type", "client_credentials", "--scope", "Bad Scope!"], "invalid scope"),
+        (["--grant-type", "implicit"], "Invalid value"),
+    ],
+)
+def test_clients_create_refusals(app, args, message):
+    run(app, "tenants", "create", "acme")
+    result = run(app, "clients", "create", "X", "--tenant", "acme", *args)
+    assert result.exit_code != 0
+    assert message in result.output
