@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,8 @@ from outter_auth import __version__
 from outter_auth.config import ConfigError, Settings, load_settings
 from outter_auth.extensions import api, db, migrate
 from outter_auth.runtime import Runtime
+from outter_auth.services.api_keys import Peppers
+from outter_auth.services.key_usage import LastUsedRecorder, write_last_used
 from outter_auth.services.signing_keys import KeyStore
 from outter_auth.services.tokens import TokenSettings
 
@@ -49,6 +52,8 @@ def create_app(config: Mapping[str, Any] | None = None, *, serving: bool = True)
             ttl=settings.access_token_ttl,
             leeway=settings.jwt_leeway,
         ),
+        peppers=Peppers(settings.api_key_pepper, settings.api_key_old_peppers),
+        last_used=LastUsedRecorder(partial(_write_last_used, app), background=not settings.is_testing),
     )
     _ensure_signing_key(settings, keystore, serving)
 
@@ -85,6 +90,11 @@ def _hint_first_steps(app: Flask) -> None:
             log.warning("database not reachable at start-up: %s", type(error).__name__)
 
 
+def _write_last_used(app: Flask, pending: dict[str, datetime]) -> None:
+    with app.app_context():
+        write_last_used(db.session, pending)
+
+
 def _configure_flask(app: Flask, settings: Settings) -> None:
     from outter_auth.api.docs import ASSETS_URL
 
@@ -119,7 +129,7 @@ def _ensure_signing_key(settings: Settings, keystore: KeyStore, serving: bool) -
 
 
 def _register_api(app: Flask) -> None:
-    from outter_auth.api import clients, docs, health, oauth, projects, sessions, tenant, users, wellknown
+    from outter_auth.api import api_keys, clients, docs, health, oauth, projects, sessions, tenant, users, wellknown
     from outter_auth.api.converters import IdConverter, id_schema
     from outter_auth.auth import BEARER_SECURITY
     from outter_auth.oauth import config_oauth
@@ -131,5 +141,5 @@ def _register_api(app: Flask) -> None:
     api.spec.components.security_scheme("clientBasic", {"type": "http", "scheme": "basic"})
     config_oauth(app)
     app.register_blueprint(docs.blp)
-    for module in (health, wellknown, oauth, sessions, tenant, projects, users, clients):
+    for module in (health, wellknown, oauth, sessions, tenant, projects, users, clients, api_keys):
         api.register_blueprint(module.blp)

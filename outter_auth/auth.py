@@ -12,6 +12,7 @@ import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, TypeVar, cast
 
 from flask import g, request
@@ -19,15 +20,17 @@ from flask_smorest import Blueprint
 from sqlalchemy import select
 from werkzeug.local import LocalProxy
 
+from outter_auth import clock
 from outter_auth.extensions import db
 from outter_auth.models import Membership, Session, User
 from outter_auth.runtime import runtime
 from outter_auth.scopes import scopes_for_role
-from outter_auth.services import sessions, tokens
+from outter_auth.services import api_keys, sessions, tokens
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 REALM = "outter"
+API_KEY_HEADER = "X-API-Key"
 BEARER_SECURITY = "bearerAuth"
 # RFC 6750 §2.1 b64token
 _BEARER = re.compile(r"Bearer +([A-Za-z0-9\-._~+/]+=*)", re.IGNORECASE)
@@ -36,15 +39,16 @@ _BEARER = re.compile(r"Bearer +([A-Za-z0-9\-._~+/]+=*)", re.IGNORECASE)
 class AuthenticationFailed(Exception):
     """No usable credential: answered 401 with a ``WWW-Authenticate`` challenge."""
 
-    def __init__(self, message: str, error: str | None = "invalid_token") -> None:
+    def __init__(self, message: str, error: str | None = "invalid_token", scheme: str = "Bearer") -> None:
         super().__init__(message)
         self.error = error
+        self.scheme = scheme
 
     @property
     def challenge(self) -> str:
-        if self.error is None:  # no credential at all: RFC 6750 §3.1 says no error code
-            return f'Bearer realm="{REALM}"'
-        return f'Bearer realm="{REALM}", error="{self.error}", error_description="{self}"'
+        if self.error is None:  # no credential at all: RFC 6750 §3.1 says no error code; offer both
+            return f'Bearer realm="{REALM}", ApiKey realm="{REALM}"'
+        return f'{self.scheme} realm="{REALM}", error="{self.error}", error_description="{self}"'
 
 
 class InsufficientScope(Exception):
@@ -61,6 +65,9 @@ class Principal:
     email: str | None = None
     session_id: str | None = None
     client_id: str | None = None
+    environment: str | None = None  # API keys
+    project_id: str | None = None  # API keys bound to one project
+    expires_at: datetime | None = None  # API keys
     claims: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -126,12 +133,47 @@ def require_admin() -> Callable[[F], F]:
 
 def _authenticate_request() -> Principal:
     header = request.headers.get("Authorization")
+    api_key = request.headers.get(API_KEY_HEADER)
+    if api_key is not None:
+        if header is not None:
+            raise AuthenticationFailed("send one credential: X-API-Key or Authorization", scheme="ApiKey")
+        return _principal_from_api_key(api_key)
     if header is None:
         raise AuthenticationFailed("authentication required", error=None)
     match = _BEARER.fullmatch(header.strip())
     if match is None:
         raise AuthenticationFailed("malformed Authorization header", error="invalid_request")
     return _principal_from_jwt(match.group(1))
+
+
+def _principal_from_api_key(raw: str) -> Principal:
+    state = runtime()
+    try:
+        key = api_keys.verify(db.session, raw, state.peppers)
+    except api_keys.ApiKeyRefused as error:
+        raise AuthenticationFailed(str(error), error="invalid_key", scheme="ApiKey") from None
+    state.last_used.touch(key.id, clock.now())
+    return Principal(
+        type="api_key",
+        id=key.id,
+        tenant_id=key.tenant_id,
+        scopes=frozenset(key.scopes),
+        environment=key.environment,
+        project_id=key.project_id,
+        expires_at=key.expires_at,
+    )
+
+
+def limits_of(principal: Principal) -> api_keys.Limits:
+    """What ``principal`` may grant: owners and admins the tenant, machines their own scopes."""
+    if principal.type == "user":
+        return api_keys.Limits()
+    return api_keys.Limits(
+        scopes=principal.scopes,
+        environment=principal.environment,
+        project_id=principal.project_id,
+        expires_at=principal.expires_at,
+    )
 
 
 def _principal_from_jwt(token: str) -> Principal:

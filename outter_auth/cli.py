@@ -17,7 +17,7 @@ from flask.cli import FlaskGroup, with_appcontext
 
 from outter_auth.extensions import db
 from outter_auth.runtime import runtime
-from outter_auth.services import audit, clients, tenancy, users
+from outter_auth.services import api_keys, audit, clients, tenancy, users
 from outter_auth.services.exceptions import DomainError
 from outter_auth.services.signing_keys import SigningKeyError, kong_declarative_config
 
@@ -235,6 +235,90 @@ def clients_create(
     _emit({"client_id": client.id, "client_secret": secret}, as_json, text)
 
 
+api_keys_cli = click.Group("api-keys", help="API keys (bootstrap and scripts).")
+
+
+def _tenant_or_fail(tenant_ref: str) -> Any:
+    tenant = tenancy.find_tenant(db.session, tenant_ref)
+    if tenant is None:
+        _fail(click.ClickException(f"no tenant {tenant_ref!r}"))
+    return tenant
+
+
+@api_keys_cli.command("create")
+@click.option("--tenant", "tenant_ref", required=True, help="Tenant slug or id.")
+@click.option("--name", required=True)
+@click.option("--scope", "scopes", multiple=True, help="A scope; repeat for several.")
+@click.option("--environment", type=click.Choice(["live", "test"]), default="live", show_default=True)
+@click.option("--project", "project_ref", help="Bind the key to one project (slug or id).")
+@json_option
+@with_appcontext
+def api_keys_create(
+    tenant_ref: str, name: str, scopes: tuple[str, ...], environment: str, project_ref: str | None, as_json: bool
+) -> None:
+    """Create an API key; prints it once."""
+    tenant = _tenant_or_fail(tenant_ref)
+    project_id = None
+    if project_ref:
+        project = next(
+            (p for p in db.session.scalars(tenancy.projects_query(tenant.id)) if project_ref in (p.id, p.slug)), None
+        )
+        if project is None:
+            _fail(click.ClickException(f"no project {project_ref!r} in {tenant.slug}"))
+        project_id = project.id
+    state = runtime()
+    try:
+        key, raw = api_keys.create_key(
+            db.session,
+            tenant.id,
+            name=name,
+            scopes=list(scopes),
+            environment=environment,
+            project_id=project_id,
+            created_by="cli",
+            peppers=state.peppers,
+            catalogue=state.settings.scopes,
+        )
+    except DomainError as error:
+        _fail(error)
+    _emit({**_key_fields(key), "key": raw}, as_json, f"{raw}\n(shown once; id {key.id})")
+
+
+@api_keys_cli.command("list")
+@click.option("--tenant", "tenant_ref", required=True, help="Tenant slug or id.")
+@click.option("--include-revoked", is_flag=True)
+@json_option
+@with_appcontext
+def api_keys_list(tenant_ref: str, include_revoked: bool, as_json: bool) -> None:
+    """List a tenant's API keys (never the keys themselves)."""
+    tenant = _tenant_or_fail(tenant_ref)
+    keys = list(db.session.scalars(api_keys.keys_query(tenant.id, include_revoked=include_revoked)))
+    rows = [_key_fields(k) for k in keys]
+    lines = [f"{r['id']}  {r['prefix']}…{r['last4']}  {r['environment']}  {r['name']}" for r in rows]
+    _emit(rows, as_json, "\n".join(lines) or "no API keys")
+
+
+@api_keys_cli.command("revoke")
+@click.argument("key_id")
+@click.option("--tenant", "tenant_ref", required=True, help="Tenant slug or id.")
+@json_option
+@with_appcontext
+def api_keys_revoke(key_id: str, tenant_ref: str, as_json: bool) -> None:
+    """Revoke an API key at once."""
+    tenant = _tenant_or_fail(tenant_ref)
+    try:
+        key = api_keys.revoke_key(db.session, tenant.id, key_id, actor="cli")
+    except DomainError as error:
+        _fail(error)
+    _emit(_key_fields(key), as_json, f"revoked {key.id}")
+
+
+def _key_fields(key: Any) -> dict[str, Any]:
+    from outter_auth.schemas.api_keys import ApiKeySchema
+
+    return dict(ApiKeySchema().dump(key))
+
+
 users_cli = click.Group("users", help="Users and their memberships.")
 
 
@@ -281,7 +365,7 @@ def _read_password(from_stdin: bool) -> str:
 
 
 def register_cli(app: Flask) -> None:
-    for group in (keys_cli, tenants_cli, users_cli, clients_cli):
+    for group in (keys_cli, tenants_cli, users_cli, clients_cli, api_keys_cli):
         app.cli.add_command(group)
 
 

@@ -38,6 +38,9 @@ class Settings:
     session_idle_timeout: int = 7 * 24 * 3600
     bcrypt_rounds: int = 12
     api_key_pepper: str = DEFAULT_API_KEY_PEPPER
+    # Not in SPEC §9's list: peppers retired by a pepper rotation, still accepted for
+    # verification (keys are re-digested with the current pepper when next used).
+    api_key_old_peppers: tuple[str, ...] = ()
     api_key_cache_ttl: int = 5
     jwks_max_age: int = 300
     scopes: tuple[str, ...] = ()
@@ -136,6 +139,9 @@ def load_settings(
             raw[name] = _parse_int(name, raw[name])
     if "scopes" in raw:
         raw["scopes"] = _parse_scopes(raw["scopes"])
+    if "api_key_old_peppers" in raw:
+        old = raw["api_key_old_peppers"]
+        raw["api_key_old_peppers"] = tuple(p for p in (old.split(",") if isinstance(old, str) else old) if p)
 
     if not raw.get("database_url"):
         db_file = Path(instance_path).resolve() / "outter_auth.db"

@@ -246,7 +246,7 @@ def _body(access_token: str, scopes: tuple[str, ...]) -> dict[str, Any]:
 
 def _lookup(token: str, hint: str | None) -> TokenRecord | None:
     state = runtime()
-    return lookup(db.session, token, hint, state.keystore.ring(), state.token_settings)
+    return lookup(db.session, token, hint, state.keystore.ring(), state.token_settings, state.peppers)
 
 
 class Revocation(RevocationEndpoint):  # type: ignore[misc]

@@ -6,6 +6,9 @@ from typing import Any
 
 from werkzeug.http import HTTP_STATUS_CODES
 
+# RFC 6750 §3.1: no error code when no credential was sent; both schemes are offered.
+MISSING_CREDENTIALS_CHALLENGE = 'Bearer realm="outter", ApiKey realm="outter"'
+
 
 def assert_error(response: Any, status: int) -> dict[str, Any]:
     """``status`` in the SPEC §4 shape, as JSON, with a message and no traceback."""

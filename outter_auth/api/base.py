@@ -13,6 +13,17 @@ from outter_auth.services.audit import Origin
 GENERIC_500 = "internal server error"
 
 
+class ShownOnce:
+    """A model plus the secret that is shown this once, for a response schema to dump."""
+
+    def __init__(self, model: Any, **secrets: str | None) -> None:
+        self._model = model
+        self.__dict__.update(secrets)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._model, name)
+
+
 def request_origin() -> Origin:
     """Where the current request came from, for the audit trail."""
     return Origin(ip=request.remote_addr, user_agent=request.headers.get("User-Agent"))

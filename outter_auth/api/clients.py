@@ -8,7 +8,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from flask_smorest.pagination import PaginationParameters
 
-from outter_auth.api.base import request_origin
+from outter_auth.api.base import ShownOnce, request_origin
 from outter_auth.api.paging import paginate
 from outter_auth.auth import current_principal, require_admin
 from outter_auth.extensions import db
@@ -20,8 +20,8 @@ from outter_auth.services import audit, clients
 blp = Blueprint("clients", __name__, url_prefix="/api/auth/clients", description="OAuth clients of the tenant")
 
 
-def _with_secret(client: OAuthClient, secret: str | None) -> dict[str, Any]:
-    return {**ClientSchema().dump(client), "client_secret": secret}
+def _with_secret(client: OAuthClient, secret: str | None) -> ShownOnce:
+    return ShownOnce(client, client_secret=secret)
 
 
 def _audit(event: str, client: OAuthClient, **details: Any) -> None:
@@ -48,7 +48,7 @@ class Clients(MethodView):
     @require_admin()
     @blp.arguments(ClientCreateSchema)
     @blp.response(201, ClientWithSecretSchema)
-    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+    def post(self, body: dict[str, Any]) -> ShownOnce:
         """Register an OAuth client
 
         The response holds ``client_secret`` once; only its digest is stored.
@@ -107,7 +107,7 @@ class ClientSecretRotation(MethodView):
     @require_admin()
     @blp.response(201, ClientWithSecretSchema)
     @blp.alt_response(404, description="No such client in this tenant")
-    def post(self, client_id: str) -> dict[str, Any]:
+    def post(self, client_id: str) -> ShownOnce:
         """Rotate a client's secret
 
         The new secret is returned once; the old one stops working at once.

@@ -1,5 +1,6 @@
 """Typed SQLAlchemy 2 models, one module per aggregate; no crypto in here."""
 
+from outter_auth.models.api_keys import ApiKey
 from outter_auth.models.audit import AuditEvent
 from outter_auth.models.base import Base
 from outter_auth.models.clients import OAuthClient
@@ -8,6 +9,7 @@ from outter_auth.models.tenancy import Project, Tenant
 from outter_auth.models.users import ROLES, Membership, User
 
 __all__ = [
+    "ApiKey",
     "AuditEvent",
     "Base",
     "Membership",

@@ -37,6 +37,8 @@ class PrincipalSchema(Schema):
     email = fields.String()
     client_id = fields.String()
     session_id = fields.String()
+    environment = fields.String(metadata={"description": "API keys: live or test"})
+    project_id = fields.String(metadata={"description": "API keys bound to one project"})
 
     def sorted_scopes(self, principal: object) -> list[str]:
         return sorted(getattr(principal, "scopes", ()))

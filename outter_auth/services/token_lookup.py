@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session as DbSession
 
 from outter_auth import clock
 from outter_auth.models import Session
-from outter_auth.services import sessions, tokens
+from outter_auth.services import api_key_format, api_keys, sessions, tokens
 from outter_auth.services.signing_keys import KeyRing
 
 
@@ -27,9 +27,16 @@ class TokenRecord:
 
 
 def lookup(
-    db: DbSession, token: str, hint: str | None, ring: KeyRing, settings: tokens.TokenSettings
+    db: DbSession,
+    token: str,
+    hint: str | None,
+    ring: KeyRing,
+    settings: tokens.TokenSettings,
+    peppers: api_keys.Peppers | None = None,
 ) -> TokenRecord | None:
     """The token's record, or None if it is not one of ours. The hint only orders the tries."""
+    if peppers is not None and api_key_format.KEY_PATTERN.fullmatch(token):
+        return _api_key(db, token, peppers)
     looks_like_jwt = token.count(".") == 2
     order = (
         (_access_token, _refresh_token) if looks_like_jwt or hint == "access_token" else (_refresh_token, _access_token)
@@ -39,6 +46,32 @@ def lookup(
         if record is not None:
             return record
     return None
+
+
+def _api_key(db: DbSession, raw: str, peppers: api_keys.Peppers) -> TokenRecord | None:
+    """SPEC §4: introspection also answers for API keys."""
+    try:
+        key = api_keys.verify(db, raw, peppers)
+    except api_keys.ApiKeyRefused as refusal:
+        if refusal.code in ("malformed", "unknown"):
+            return None
+        key = api_keys.find_by_raw(db, raw, peppers)
+        if key is None:
+            return None
+        return TokenRecord(kind="api_key", client_id="", tenant_id=key.tenant_id, active=False)
+    claims: dict[str, Any] = {
+        "token_type": "api_key",
+        "tenant_id": key.tenant_id,
+        "scope": " ".join(key.scopes),
+        "environment": key.environment,
+        "key_id": key.id,
+        "iat": int(key.created_at.timestamp()),
+    }
+    if key.project_id:
+        claims["project_id"] = key.project_id
+    if key.expires_at:
+        claims["exp"] = int(key.expires_at.timestamp())
+    return TokenRecord(kind="api_key", client_id="", tenant_id=key.tenant_id, active=True, claims=claims)
 
 
 def _access_token(db: DbSession, token: str, ring: KeyRing, settings: tokens.TokenSettings) -> TokenRecord | None:

@@ -126,7 +126,7 @@ PROTECTED = [
     ("DELETE", "/api/auth/users/usr_1"),
 ]
 CREDENTIALS = {
-    "none": (None, 'Bearer realm="outter"'),
+    "none": (None, 'Bearer realm="outter", ApiKey realm="outter"'),
     "basic": ("Basic b3duZXI6cGFzcw==", 'error="invalid_request"'),
     "bearer-no-token": ("Bearer", 'error="invalid_request"'),
     "bearer-garbage": ("Bearer not-a-jwt", 'error="invalid_token"'),

@@ -23,6 +23,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from tests.assertions import MISSING_CREDENTIALS_CHALLENGE
 from tests.factories import Actor, Factory
 
 URL = "/api/auth/me"
@@ -398,5 +399,5 @@ def test_missing_authorization_header_gets_a_challenge_without_error_code(client
     response = client.get(URL)
 
     assert response.status_code == 401
-    assert response.headers["WWW-Authenticate"] == 'Bearer realm="outter"'
+    assert response.headers["WWW-Authenticate"] == MISSING_CREDENTIALS_CHALLENGE
     assert response.get_json()["code"] == 401

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from outter_auth import clock
-from tests.assertions import assert_error
+from tests.assertions import MISSING_CREDENTIALS_CHALLENGE, assert_error
 from tests.factories import Actor
 
 URL = "/api/auth/projects"
@@ -284,7 +284,7 @@ def test_no_credentials_is_401_with_a_challenge(client, owner, method, path, bod
     response = client.open(path.format(id=project["id"]), method=method, json=body)
 
     assert_error(response, 401)
-    assert response.headers["WWW-Authenticate"] == 'Bearer realm="outter"'
+    assert response.headers["WWW-Authenticate"] == MISSING_CREDENTIALS_CHALLENGE
     assert client.get(URL, headers=owner.headers).get_json() == [project]
 
 

@@ -6,7 +6,7 @@ from datetime import datetime
 
 import pytest
 
-from tests.assertions import assert_error
+from tests.assertions import MISSING_CREDENTIALS_CHALLENGE, assert_error
 from tests.factories import Factory
 
 URL = "/api/auth/tenant"
@@ -51,4 +51,4 @@ def test_no_credentials_is_401_with_a_challenge(client, owner):
     response = client.get(URL)
 
     assert_error(response, 401)
-    assert response.headers["WWW-Authenticate"] == 'Bearer realm="outter"'
+    assert response.headers["WWW-Authenticate"] == MISSING_CREDENTIALS_CHALLENGE

@@ -1,0 +1,159 @@
+"""API keys of the caller's tenant: create (shown once), list, get, update, rotate, revoke."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from flask_smorest.pagination import PaginationParameters
+
+from outter_auth import clock
+from outter_auth.api.base import ShownOnce, request_origin
+from outter_auth.api.paging import paginate
+from outter_auth.auth import current_principal, limits_of, require_scopes
+from outter_auth.extensions import db
+from outter_auth.models import ApiKey
+from outter_auth.runtime import runtime
+from outter_auth.schemas.api_keys import (
+    ApiKeyCreateSchema,
+    ApiKeyListArgs,
+    ApiKeyRotateSchema,
+    ApiKeySchema,
+    ApiKeyUpdateSchema,
+    ApiKeyWithSecretSchema,
+)
+from outter_auth.scopes import API_KEYS_READ, API_KEYS_WRITE
+from outter_auth.services import api_keys
+
+blp = Blueprint("api_keys", __name__, url_prefix="/api/auth/api-keys", description="API keys of the tenant")
+
+
+def _with_key(key: ApiKey, raw: str) -> ShownOnce:
+    return ShownOnce(key, key=raw)
+
+
+def _create(body: dict[str, Any]) -> ShownOnce:
+    state = runtime()
+    expires_at = body["expires_at"]
+    if body["expires_in"] is not None:
+        expires_at = clock.now() + timedelta(seconds=body["expires_in"])
+    key, raw = api_keys.create_key(
+        db.session,
+        current_principal.tenant_id,
+        name=body["name"],
+        scopes=body["scopes"],
+        environment=body["environment"],
+        project_id=body["project_id"],
+        expires_at=expires_at,
+        created_by=current_principal.id,
+        peppers=state.peppers,
+        catalogue=state.settings.scopes,
+        limits=limits_of(current_principal),
+        origin=request_origin(),
+    )
+    return _with_key(key, raw)
+
+
+@blp.route("")
+class ApiKeys(MethodView):
+    @require_scopes(API_KEYS_READ)
+    @blp.arguments(ApiKeyListArgs, location="query")
+    @blp.response(200, ApiKeySchema(many=True))
+    @blp.paginate()
+    def get(self, args: dict[str, Any], pagination_parameters: PaginationParameters) -> list[ApiKey]:
+        """List API keys
+
+        Revoked keys are left out unless ``include_revoked=true``.
+        """
+        query = api_keys.keys_query(current_principal.tenant_id, **args)
+        return paginate(query, pagination_parameters)
+
+    @require_scopes(API_KEYS_WRITE)
+    @blp.arguments(ApiKeyCreateSchema)
+    @blp.response(201, ApiKeyWithSecretSchema)
+    @blp.alt_response(403, description="The key would have more power than the caller")
+    def post(self, body: dict[str, Any]) -> ShownOnce:
+        """Create an API key
+
+        The response holds the full key in ``key``, this once; only a digest is stored.
+        """
+        return _create(body)
+
+
+@blp.route("/generate")
+class ApiKeysGenerate(MethodView):
+    @require_scopes(API_KEYS_WRITE)
+    @blp.arguments(ApiKeyCreateSchema)
+    @blp.response(201, ApiKeyWithSecretSchema)
+    @blp.alt_response(403, description="The key would have more power than the caller")
+    def post(self, body: dict[str, Any]) -> ShownOnce:
+        """Create an API key (alias of POST /api/auth/api-keys)"""
+        return _create(body)
+
+
+@blp.route("/<id:key_id>")
+class ApiKeysById(MethodView):
+    @require_scopes(API_KEYS_READ)
+    @blp.response(200, ApiKeySchema)
+    @blp.alt_response(404, description="No such key in this tenant")
+    def get(self, key_id: str) -> ApiKey:
+        """Get an API key (never the key itself)"""
+        return api_keys.get_key(db.session, current_principal.tenant_id, key_id)
+
+    @require_scopes(API_KEYS_WRITE)
+    @blp.arguments(ApiKeyUpdateSchema)
+    @blp.response(200, ApiKeySchema)
+    @blp.alt_response(404, description="No such key in this tenant")
+    def patch(self, body: dict[str, Any], key_id: str) -> ApiKey:
+        """Update an API key's name, scopes or expiry"""
+        return api_keys.update_key(
+            db.session,
+            current_principal.tenant_id,
+            key_id,
+            actor=current_principal.id,
+            changes=body,
+            catalogue=runtime().settings.scopes,
+            limits=limits_of(current_principal),
+            origin=request_origin(),
+        )
+
+    @require_scopes(API_KEYS_WRITE)
+    @blp.response(204)
+    @blp.alt_response(404, description="No such key in this tenant")
+    def delete(self, key_id: str) -> None:
+        """Revoke an API key (the record stays, with revoked_at)"""
+        api_keys.revoke_key(
+            db.session,
+            current_principal.tenant_id,
+            key_id,
+            actor=current_principal.id,
+            limits=limits_of(current_principal),
+            origin=request_origin(),
+        )
+
+
+@blp.route("/<id:key_id>/rotate")
+class ApiKeyRotation(MethodView):
+    @require_scopes(API_KEYS_WRITE)
+    @blp.arguments(ApiKeyRotateSchema)
+    @blp.response(201, ApiKeyWithSecretSchema)
+    @blp.alt_response(404, description="No such key in this tenant")
+    def post(self, body: dict[str, Any], key_id: str) -> ShownOnce:
+        """Rotate an API key
+
+        Returns the new key once; the old key keeps working for
+        ``grace_period_seconds`` (0 to 30 days, default 0), then fails.
+        """
+        key, raw = api_keys.rotate_key(
+            db.session,
+            current_principal.tenant_id,
+            key_id,
+            grace_seconds=body["grace_period_seconds"],
+            actor=current_principal.id,
+            peppers=runtime().peppers,
+            limits=limits_of(current_principal),
+            origin=request_origin(),
+        )
+        return _with_key(key, raw)
