@@ -53,12 +53,10 @@ def _api_key(db: DbSession, raw: str, peppers: api_keys.Peppers) -> TokenRecord 
     try:
         key = api_keys.verify(db, raw, peppers)
     except api_keys.ApiKeyRefused as refusal:
-        if refusal.code in ("malformed", "unknown"):
+        known = None if refusal.code in ("malformed", "unknown") else api_keys.find_by_raw(db, raw, peppers)
+        if known is None:
             return None
-        key = api_keys.find_by_raw(db, raw, peppers)
-        if key is None:
-            return None
-        return TokenRecord(kind="api_key", client_id="", tenant_id=key.tenant_id, active=False)
+        return TokenRecord(kind="api_key", client_id="", tenant_id=known.tenant_id, active=False)
     claims: dict[str, Any] = {
         "token_type": "api_key",
         "tenant_id": key.tenant_id,
