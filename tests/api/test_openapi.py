@@ -30,6 +30,10 @@ EXPECTED_PATHS = [
     "/oauth/token",
     "/oauth/revoke",
     "/oauth/introspect",
+    "/api/auth/api-keys",
+    "/api/auth/api-keys/generate",
+    "/api/auth/api-keys/{key_id}",
+    "/api/auth/api-keys/{key_id}/rotate",
 ]
 # Operations anyone may call; /oauth/* authenticate the client; every other needs a Bearer token.
 OAUTH_OPERATIONS = {("post", "/oauth/token"), ("post", "/oauth/revoke"), ("post", "/oauth/introspect")}
