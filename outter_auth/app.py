@@ -17,7 +17,9 @@ from outter_auth import __version__
 from outter_auth.config import ConfigError, Settings, load_settings
 from outter_auth.extensions import api, db, migrate
 from outter_auth.runtime import Runtime
-from outter_auth.services.api_keys import Peppers
+from outter_auth.services.api_keys import Peppers, find_by_raw
+from outter_auth.services.invalidation import InvalidationBus
+from outter_auth.services.key_cache import KeySnapshot, KeyVerifier
 from outter_auth.services.key_usage import LastUsedRecorder, write_last_used
 from outter_auth.services.signing_keys import KeyStore
 from outter_auth.services.tokens import TokenSettings
@@ -43,6 +45,8 @@ def create_app(config: Mapping[str, Any] | None = None, *, serving: bool = True)
     _configure_flask(app, settings)
 
     keystore = KeyStore(settings.keys_dir, timedelta(seconds=settings.access_token_ttl + settings.jwt_leeway))
+    peppers = Peppers(settings.api_key_pepper, settings.api_key_old_peppers)
+    verifier = KeyVerifier(peppers, settings.api_key_cache_ttl, partial(_load_api_key, peppers))
     app.extensions["outter_auth"] = Runtime(
         settings=settings,
         keystore=keystore,
@@ -52,8 +56,10 @@ def create_app(config: Mapping[str, Any] | None = None, *, serving: bool = True)
             ttl=settings.access_token_ttl,
             leeway=settings.jwt_leeway,
         ),
-        peppers=Peppers(settings.api_key_pepper, settings.api_key_old_peppers),
+        peppers=peppers,
         last_used=LastUsedRecorder(partial(_write_last_used, app), background=not settings.is_testing),
+        key_verifier=verifier,
+        invalidation=InvalidationBus(settings.redis_url, verifier.forget, verifier.clear),
     )
     _ensure_signing_key(settings, keystore, serving)
 
@@ -88,6 +94,11 @@ def _hint_first_steps(app: Flask) -> None:
                 )
         except SQLAlchemyError as error:
             log.warning("database not reachable at start-up: %s", type(error).__name__)
+
+
+def _load_api_key(peppers: Peppers, raw: str) -> KeySnapshot | None:
+    key = find_by_raw(db.session, raw, peppers)
+    return KeySnapshot.of(key) if key is not None else None
 
 
 def _write_last_used(app: Flask, pending: dict[str, datetime]) -> None:
@@ -129,7 +140,19 @@ def _ensure_signing_key(settings: Settings, keystore: KeyStore, serving: bool) -
 
 
 def _register_api(app: Flask) -> None:
-    from outter_auth.api import api_keys, clients, docs, health, oauth, projects, sessions, tenant, users, wellknown
+    from outter_auth.api import (
+        api_keys,
+        clients,
+        docs,
+        gateway,
+        health,
+        oauth,
+        projects,
+        sessions,
+        tenant,
+        users,
+        wellknown,
+    )
     from outter_auth.api.converters import IdConverter, id_schema
     from outter_auth.auth import BEARER_SECURITY
     from outter_auth.oauth import config_oauth
@@ -141,5 +164,5 @@ def _register_api(app: Flask) -> None:
     api.spec.components.security_scheme("clientBasic", {"type": "http", "scheme": "basic"})
     config_oauth(app)
     app.register_blueprint(docs.blp)
-    for module in (health, wellknown, oauth, sessions, tenant, projects, users, clients, api_keys):
+    for module in (health, wellknown, gateway, oauth, sessions, tenant, projects, users, clients, api_keys):
         api.register_blueprint(module.blp)

@@ -148,8 +148,9 @@ def _authenticate_request() -> Principal:
 
 def _principal_from_api_key(raw: str) -> Principal:
     state = runtime()
+    state.invalidation.start()
     try:
-        key = api_keys.verify(db.session, raw, state.peppers)
+        key = state.key_verifier.verify(raw)
     except api_keys.ApiKeyRefused as error:
         raise AuthenticationFailed(str(error), error="invalid_key", scheme="ApiKey") from None
     state.last_used.touch(key.id, clock.now())

@@ -310,6 +310,7 @@ def api_keys_revoke(key_id: str, tenant_ref: str, as_json: bool) -> None:
         key = api_keys.revoke_key(db.session, tenant.id, key_id, actor="cli")
     except DomainError as error:
         _fail(error)
+    runtime().api_key_changed(key.id)
     _emit(_key_fields(key), as_json, f"revoked {key.id}")
 
 

@@ -9,6 +9,8 @@ from flask import current_app
 
 from outter_auth.config import Settings
 from outter_auth.services.api_keys import Peppers
+from outter_auth.services.invalidation import InvalidationBus
+from outter_auth.services.key_cache import KeyVerifier
 from outter_auth.services.key_usage import LastUsedRecorder
 from outter_auth.services.signing_keys import KeyStore
 from outter_auth.services.tokens import TokenSettings
@@ -21,6 +23,13 @@ class Runtime:
     token_settings: TokenSettings
     peppers: Peppers
     last_used: LastUsedRecorder
+    key_verifier: KeyVerifier
+    invalidation: InvalidationBus
+
+    def api_key_changed(self, key_id: str) -> None:
+        """A key was revoked, rotated or changed: drop it here and in every other process."""
+        self.key_verifier.forget(key_id)
+        self.invalidation.publish(key_id)
 
 
 def runtime() -> Runtime:

@@ -108,7 +108,7 @@ class ApiKeysById(MethodView):
     @blp.alt_response(404, description="No such key in this tenant")
     def patch(self, body: dict[str, Any], key_id: str) -> ApiKey:
         """Update an API key's name, scopes or expiry"""
-        return api_keys.update_key(
+        key = api_keys.update_key(
             db.session,
             current_principal.tenant_id,
             key_id,
@@ -118,6 +118,8 @@ class ApiKeysById(MethodView):
             limits=limits_of(current_principal),
             origin=request_origin(),
         )
+        runtime().api_key_changed(key.id)
+        return key
 
     @require_scopes(API_KEYS_WRITE)
     @blp.response(204)
@@ -132,6 +134,7 @@ class ApiKeysById(MethodView):
             limits=limits_of(current_principal),
             origin=request_origin(),
         )
+        runtime().api_key_changed(key_id)
 
 
 @blp.route("/<id:key_id>/rotate")
@@ -156,4 +159,5 @@ class ApiKeyRotation(MethodView):
             limits=limits_of(current_principal),
             origin=request_origin(),
         )
+        runtime().api_key_changed(key_id)
         return _with_key(key, raw)

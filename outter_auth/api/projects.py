@@ -12,6 +12,7 @@ from outter_auth.api.paging import paginate
 from outter_auth.auth import current_principal, require_scopes
 from outter_auth.extensions import db
 from outter_auth.models import Project
+from outter_auth.runtime import runtime
 from outter_auth.schemas.tenancy import ProjectCreateSchema, ProjectSchema, ProjectUpdateSchema
 from outter_auth.scopes import PROJECTS_READ, PROJECTS_WRITE
 from outter_auth.services import tenancy
@@ -59,5 +60,6 @@ class ProjectsById(MethodView):
     @blp.response(204)
     @blp.alt_response(404, description="No such project in this tenant")
     def delete(self, project_id: str) -> None:
-        """Delete a project"""
-        tenancy.delete_project(db.session, current_principal.tenant_id, project_id)
+        """Delete a project (and its API keys)"""
+        for key_id in tenancy.delete_project(db.session, current_principal.tenant_id, project_id):
+            runtime().api_key_changed(key_id)

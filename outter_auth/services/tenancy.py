@@ -7,11 +7,11 @@ import secrets
 import unicodedata
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from outter_auth.models import Project, Tenant
+from outter_auth.models import ApiKey, Project, Tenant
 from outter_auth.services.exceptions import Conflict, InvalidInput, NotFound
 
 SLUG_PATTERN = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?")
@@ -77,9 +77,14 @@ def update_project(db: Session, tenant_id: str, project_id: str, **changes: str)
     return project
 
 
-def delete_project(db: Session, tenant_id: str, project_id: str) -> None:
-    db.delete(get_project(db, tenant_id, project_id))
+def delete_project(db: Session, tenant_id: str, project_id: str) -> list[str]:
+    """Delete a project and, with it, its API keys; returns those keys' ids (to drop from caches)."""
+    project = get_project(db, tenant_id, project_id)
+    key_ids = list(db.scalars(select(ApiKey.id).where(ApiKey.project_id == project.id)))
+    db.execute(delete(ApiKey).where(ApiKey.project_id == project.id))
+    db.delete(project)
     db.commit()
+    return key_ids
 
 
 def _commit_unique(db: Session, message: str) -> None:

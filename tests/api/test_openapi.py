@@ -34,12 +34,16 @@ EXPECTED_PATHS = [
     "/api/auth/api-keys/generate",
     "/api/auth/api-keys/{key_id}",
     "/api/auth/api-keys/{key_id}/rotate",
+    "/api/auth/api-keys/verify",
+    "/api/auth/gateway/check",
 ]
 # Operations anyone may call; /oauth/* authenticate the client; every other needs a Bearer token.
 OAUTH_OPERATIONS = {("post", "/oauth/token"), ("post", "/oauth/revoke"), ("post", "/oauth/introspect")}
 PUBLIC_OPERATIONS = {
     ("post", "/api/auth/login"),
     ("post", "/api/auth/token/refresh"),
+    ("post", "/api/auth/api-keys/verify"),  # the gateway contract: the credential is the subject
+    ("get", "/api/auth/gateway/check"),
     ("get", "/.well-known/jwks.json"),
     ("get", "/.well-known/openid-configuration"),
     ("get", "/.well-known/oauth-authorization-server"),

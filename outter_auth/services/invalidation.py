@@ -1,0 +1,78 @@
+"""Cross-process cache invalidation over Redis pub/sub (``OUTTER_REDIS_URL``).
+
+Every process subscribes from a daemon thread (started lazily, again after a
+fork) and drops the named API key from its cache. While the subscription is
+down a process cannot hear invalidations, so it clears its whole cache when it
+(re)connects; in between, the cache TTL bounds how stale a result can be.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable
+
+import redis
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "outter-auth:api-key-changed"
+
+
+class InvalidationBus:
+    def __init__(self, redis_url: str, on_changed: Callable[[str], None], on_reconnect: Callable[[], None]) -> None:
+        self._url = redis_url
+        self._on_changed = on_changed
+        self._on_reconnect = on_reconnect
+        self._lock = threading.Lock()
+        self._pid: int | None = None
+        self._client: redis.Redis | None = None
+        self.subscribed = threading.Event()
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self._url)
+
+    def start(self) -> None:
+        """Subscribe in this process (idempotent; call on the first use in a worker)."""
+        if not self.enabled or self._pid == os.getpid():
+            return
+        with self._lock:
+            if self._pid == os.getpid():
+                return
+            self._pid = os.getpid()
+            self._client = redis.Redis.from_url(self._url, socket_connect_timeout=1, socket_timeout=2)
+            self.subscribed.clear()
+            threading.Thread(target=self._listen, name="api-key-invalidation", daemon=True).start()
+
+    def publish(self, key_id: str) -> None:
+        """Tell every process that ``key_id`` changed; best effort (the TTL is the fallback)."""
+        if not self.enabled:
+            return
+        self.start()
+        try:
+            assert self._client is not None
+            self._client.publish(CHANNEL, key_id)
+        except redis.RedisError as error:
+            log.warning("could not publish an API key invalidation: %s", type(error).__name__)
+
+    def _listen(self) -> None:
+        backoff = 0.1
+        while True:
+            try:
+                client = redis.Redis.from_url(self._url, socket_connect_timeout=1, health_check_interval=10)
+                pubsub = client.pubsub(ignore_subscribe_messages=True)
+                pubsub.subscribe(CHANNEL)
+                self._on_reconnect()  # we may have missed messages while not subscribed
+                self.subscribed.set()
+                backoff = 0.1
+                for message in pubsub.listen():
+                    data = message.get("data")
+                    if isinstance(data, bytes):
+                        self._on_changed(data.decode("utf-8", "replace"))
+            except redis.RedisError as error:
+                self.subscribed.clear()
+                log.warning("API key invalidation channel down (%s); retrying", type(error).__name__)
+                threading.Event().wait(backoff)
+                backoff = min(backoff * 2, 5.0)
