@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -18,6 +18,7 @@ from outter_auth.config import ConfigError, Settings, load_settings
 from outter_auth.extensions import api, db, migrate
 from outter_auth.runtime import Runtime
 from outter_auth.services.api_keys import Peppers, find_by_raw
+from outter_auth.services.clients import ClientCache, ClientInfo, find_client
 from outter_auth.services.invalidation import InvalidationBus
 from outter_auth.services.key_cache import KeySnapshot, KeyVerifier
 from outter_auth.services.key_usage import LastUsedRecorder, write_last_used
@@ -59,7 +60,8 @@ def create_app(config: Mapping[str, Any] | None = None, *, serving: bool = True)
         peppers=peppers,
         last_used=LastUsedRecorder(partial(_write_last_used, app), background=not settings.is_testing),
         key_verifier=verifier,
-        invalidation=InvalidationBus(settings.redis_url, verifier.forget, verifier.clear),
+        client_cache=ClientCache(settings.api_key_cache_ttl, partial(_load_client, settings)),
+        invalidation=InvalidationBus(settings.redis_url, _forget_in(app), _forget_all_in(app)),
     )
     _ensure_signing_key(settings, keystore, serving)
 
@@ -94,6 +96,18 @@ def _hint_first_steps(app: Flask) -> None:
                 )
         except SQLAlchemyError as error:
             log.warning("database not reachable at start-up: %s", type(error).__name__)
+
+
+def _load_client(settings: Settings, client_id: str) -> ClientInfo | None:
+    return find_client(db.session, client_id, settings.first_party_client_id, settings.scopes)
+
+
+def _forget_in(app: Flask) -> Callable[[str, str], None]:
+    return lambda kind, object_id: app.extensions["outter_auth"].forget(kind, object_id)
+
+
+def _forget_all_in(app: Flask) -> Callable[[], None]:
+    return lambda: app.extensions["outter_auth"].forget_all()
 
 
 def _load_api_key(peppers: Peppers, raw: str) -> KeySnapshot | None:

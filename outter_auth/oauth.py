@@ -31,7 +31,7 @@ from outter_auth.extensions import db
 from outter_auth.models import Membership
 from outter_auth.runtime import runtime
 from outter_auth.scopes import is_valid_scope
-from outter_auth.services import clients, sessions, tokens
+from outter_auth.services import sessions, tokens
 from outter_auth.services.clients import ClientInfo
 from outter_auth.services.exceptions import AccountDisabled, InvalidCredentials, TenantRequired
 from outter_auth.services.token_lookup import TokenRecord, lookup
@@ -80,9 +80,10 @@ class Client(ClientMixin):  # type: ignore[misc]
 
 
 def _query_client(client_id: str) -> Client | None:
-    settings = runtime().settings
-    info = clients.find_client(db.session, client_id, settings.first_party_client_id, settings.scopes)
-    return Client(info, settings.api_key_pepper) if info else None
+    state = runtime()
+    state.invalidation.start()
+    info = state.client_cache.get(client_id) if len(client_id) <= 64 else None
+    return Client(info, state.settings.api_key_pepper) if info else None
 
 
 def _check_requested_scope(request: Any) -> None:

@@ -25,6 +25,7 @@ def _with_secret(client: OAuthClient, secret: str | None) -> ShownOnce:
 
 
 def _audit(event: str, client: OAuthClient, **details: Any) -> None:
+    runtime().client_changed(client.id)
     audit.record(
         db.session,
         event,

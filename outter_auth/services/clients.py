@@ -7,10 +7,13 @@ built in rather than stored: it exists in every deployment by construction.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable
+import threading
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from cachetools import TTLCache
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
@@ -77,6 +80,40 @@ def find_client(db: Session, client_id: str, first_party_id: str, catalogue: Ite
         return None
     client = db.get(OAuthClient, client_id)
     return ClientInfo.of(client) if client else None
+
+
+class ClientCache:
+    """Client lookups for the token endpoint, cached per process for ``ttl`` seconds.
+
+    Every token request authenticates its client; without this, that is one
+    database round trip per token. Changes drop the entry at once here and, via
+    the invalidation channel, in every other process.
+    """
+
+    def __init__(self, ttl: float, load: Callable[[str], ClientInfo | None]) -> None:
+        self._load = load
+        self._enabled = ttl > 0
+        self._cache: TTLCache[str, ClientInfo | None] = TTLCache(10_000, ttl or 1, timer=time.monotonic)
+        self._lock = threading.Lock()
+
+    def get(self, client_id: str) -> ClientInfo | None:
+        if self._enabled:
+            with self._lock:
+                if client_id in self._cache:
+                    return self._cache[client_id]
+        info = self._load(client_id)
+        if self._enabled:
+            with self._lock:
+                self._cache[client_id] = info
+        return info
+
+    def forget(self, client_id: str) -> None:
+        with self._lock:
+            self._cache.pop(client_id, None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._cache.clear()
 
 
 def new_secret() -> str:

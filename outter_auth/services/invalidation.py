@@ -1,7 +1,7 @@
 """Cross-process cache invalidation over Redis pub/sub (``OUTTER_REDIS_URL``).
 
 Every process subscribes from a daemon thread (started lazily, again after a
-fork) and drops the named API key from its cache. While the subscription is
+fork) and drops the named API key or OAuth client from its caches. While the subscription is
 down a process cannot hear invalidations, so it clears its whole cache when it
 (re)connects; in between, the cache TTL bounds how stale a result can be.
 """
@@ -17,11 +17,13 @@ import redis
 
 log = logging.getLogger(__name__)
 
-CHANNEL = "outter-auth:api-key-changed"
+CHANNEL = "outter-auth:changed"  # messages are "<kind>:<id>", e.g. "api_key:key_…", "client:cli_…"
 
 
 class InvalidationBus:
-    def __init__(self, redis_url: str, on_changed: Callable[[str], None], on_reconnect: Callable[[], None]) -> None:
+    def __init__(
+        self, redis_url: str, on_changed: Callable[[str, str], None], on_reconnect: Callable[[], None]
+    ) -> None:
         self._url = redis_url
         self._on_changed = on_changed
         self._on_reconnect = on_reconnect
@@ -46,14 +48,14 @@ class InvalidationBus:
             self.subscribed.clear()
             threading.Thread(target=self._listen, name="api-key-invalidation", daemon=True).start()
 
-    def publish(self, key_id: str) -> None:
-        """Tell every process that ``key_id`` changed; best effort (the TTL is the fallback)."""
+    def publish(self, kind: str, object_id: str) -> None:
+        """Tell every process that an object changed; best effort (the TTL is the fallback)."""
         if not self.enabled:
             return
         self.start()
         try:
             assert self._client is not None
-            self._client.publish(CHANNEL, key_id)
+            self._client.publish(CHANNEL, f"{kind}:{object_id}")
         except redis.RedisError as error:
             log.warning("could not publish an API key invalidation: %s", type(error).__name__)
 
@@ -62,7 +64,7 @@ class InvalidationBus:
         while True:
             try:
                 client = redis.Redis.from_url(self._url, socket_connect_timeout=1, health_check_interval=10)
-                pubsub = client.pubsub(ignore_subscribe_messages=True)
+                pubsub = client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
                 pubsub.subscribe(CHANNEL)
                 self._on_reconnect()  # we may have missed messages while not subscribed
                 self.subscribed.set()
@@ -70,7 +72,8 @@ class InvalidationBus:
                 for message in pubsub.listen():
                     data = message.get("data")
                     if isinstance(data, bytes):
-                        self._on_changed(data.decode("utf-8", "replace"))
+                        kind, _, object_id = data.decode("utf-8", "replace").partition(":")
+                        self._on_changed(kind, object_id)
             except redis.RedisError as error:
                 self.subscribed.clear()
                 log.warning("API key invalidation channel down (%s); retrying", type(error).__name__)

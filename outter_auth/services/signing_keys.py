@@ -106,7 +106,10 @@ def key_states(records: list[KeyRecord], token_lifetime: timedelta, now: datetim
         elif not ever_activated(record) and not (record.retired_at and record.retired_at <= now):
             states.append(KeyState(record, "pending", None, True))
         else:
-            ends = [r.activates_at for r in started if r.activates_at > record.activates_at]
+            # Its successors are the keys that started after it in activation order (list
+            # order, not a strict ">" on timestamps: two keys may share an instant).
+            later = started[started.index(record) + 1 :] if record in started else []
+            ends = [r.activates_at for r in later]
             if record.retired_at and record.retired_at <= now:
                 ends.append(record.retired_at)
             since = min(ends)
@@ -123,6 +126,8 @@ class KeyRing:
         self.records = records
         self._keys = keys
         self._token_lifetime = token_lifetime
+        # Serialising a key costs more than a whole JWKS request otherwise: do it once per reload.
+        self._public = {kid: public_jwk(key) for kid, key in keys.items()}
 
     def states(self, now: datetime | None = None) -> list[KeyState]:
         return key_states(self.records, self._token_lifetime, now or clock.now())
@@ -144,7 +149,7 @@ class KeyRing:
         return self._keys[kid]
 
     def published_jwks(self, now: datetime | None = None) -> dict[str, list[dict[str, Any]]]:
-        return {"keys": [public_jwk(self._keys[s.record.kid]) for s in self.states(now) if s.published]}
+        return {"keys": [self._public[s.record.kid] for s in self.states(now) if s.published]}
 
 
 def public_jwk(key: RSAKey) -> dict[str, Any]:
@@ -249,7 +254,8 @@ class KeyStore:
         """Publish a new key now; it starts signing once it has been in the JWKS for
         ``publish_for`` (the JWKS max-age), so no verifier meets an unknown ``kid``."""
         with self._writing() as records:
-            return self._add_key(records, activates_in=publish_for)
+            # Plus one reload interval: a worker may serve the old JWKS that much longer.
+            return self._add_key(records, activates_in=publish_for + timedelta(seconds=RELOAD_CHECK_SECONDS))
 
     def activate(self, kid: str, *, now: bool, publish_for: timedelta) -> KeyRecord:
         """Bring a pending key forward: at once (``now``, for emergencies, when a
@@ -330,9 +336,9 @@ def kong_declarative_config(ring: KeyRing, consumer: str = "outter-auth-users") 
         "- name: jwt",
         "  config:",
         "    key_claim_name: kid",
+        # exp only: Kong checks nbf with no leeway, and our nbf is the issuing instant.
         "    claims_to_verify:",
         "    - exp",
-        "    - nbf",
         "    header_names:",
         "    - authorization",
     ]

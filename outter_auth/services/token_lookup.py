@@ -87,7 +87,7 @@ def _access_token(db: DbSession, token: str, ring: KeyRing, settings: tokens.Tok
         client_id=str(claims["client_id"]),
         tenant_id=str(claims["tenant_id"]),
         active=active,
-        claims={**claims, "token_type": "access_token"},
+        claims={**claims, "token_type": "Bearer"},
         session_id=claims.get("sid"),
         jti=jti,
         expires_at=datetime.fromtimestamp(int(claims["exp"]), UTC),
