@@ -166,9 +166,14 @@ def _principal_from_api_key(raw: str) -> Principal:
 
 
 def limits_of(principal: Principal) -> api_keys.Limits:
-    """What ``principal`` may grant: owners and admins the tenant, machines their own scopes."""
+    """What ``principal`` may grant (SPEC §3: nothing beyond its own power).
+
+    Owners and admins hold the tenant: any environment, project and platform scope,
+    but of the management scopes only those their token carries (it may be narrowed).
+    Machines (API keys, clients) are bound by their own scopes, environment, project
+    and expiry."""
     if principal.type == "user":
-        return api_keys.Limits()
+        return api_keys.Limits(scopes=principal.scopes, platform_scopes_free=True)
     return api_keys.Limits(
         scopes=principal.scopes,
         environment=principal.environment,

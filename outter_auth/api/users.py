@@ -42,7 +42,7 @@ class Users(MethodView):
             body["password"],
             body["role"],
             runtime().settings.bcrypt_rounds,
-            actor_role=current_principal.role,
+            actor_role=_actor_role(),
         )
 
 
@@ -67,7 +67,7 @@ class UsersById(MethodView):
             current_principal.tenant_id,
             user_id,
             actor_id=current_principal.id,
-            actor_role=current_principal.role or "",
+            actor_role=_actor_role(),
             **body,
         )
 
@@ -81,6 +81,11 @@ class UsersById(MethodView):
             current_principal.tenant_id,
             user_id,
             actor_id=current_principal.id,
-            actor_role=current_principal.role or "",
+            actor_role=_actor_role(),
             is_active=False,
         )
+
+
+def _actor_role() -> str:
+    """The caller's role, or ``users.MACHINE`` for an API key or client (no role at all)."""
+    return current_principal.role if current_principal.type == "user" and current_principal.role else users.MACHINE

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from outter_auth import clock
 from outter_auth.models import ApiKey, Project
-from outter_auth.scopes import InvalidScopes, check_scopes
+from outter_auth.scopes import MANAGEMENT_SCOPES, InvalidScopes, check_scopes
 from outter_auth.services import api_key_format, audit
 from outter_auth.services.digests import secret_digest
 from outter_auth.services.exceptions import DomainError, InvalidInput, NotFound, PermissionDenied
@@ -66,13 +66,17 @@ class Limits:
     environment: str | None = None
     project_id: str | None = None
     expires_at: datetime | None = None
+    # Owners and admins hold every platform scope of their tenant, but their token may be
+    # narrowed: then only the management scopes in ``scopes`` bound what they can grant.
+    platform_scopes_free: bool = False
 
     def refusal(
         self, scopes: Iterable[str], environment: str, project_id: str | None, expires_at: datetime | None
     ) -> str | None:
         """Why a key of this shape would exceed the caller, or None if it does not."""
-        if self.scopes is not None and not set(scopes) <= self.scopes:
-            extra = " ".join(sorted(set(scopes) - self.scopes))
+        bounded = set(scopes) & set(MANAGEMENT_SCOPES) if self.platform_scopes_free else set(scopes)
+        if self.scopes is not None and not bounded <= self.scopes:
+            extra = " ".join(sorted(bounded - self.scopes))
             return f"cannot grant scopes the caller does not hold: {extra}"
         if self.environment is not None and environment != self.environment:
             return f"the caller may only manage {self.environment} keys"
@@ -107,7 +111,9 @@ def create_key(
         raise InvalidInput("no such project in this tenant", "project_id")
     if expires_at is not None and expires_at <= clock.now():
         raise InvalidInput("expiry must be in the future", "expires_at")
-    _within_limits(db, tenant_id, created_by, limits, scopes, environment, project_id, expires_at, origin)
+    _within_limits(
+        db, tenant_id, created_by, limits, scopes, environment, project_id, expires_at, origin, subject=rotated_from
+    )
     raw = api_key_format.generate(environment)
     parsed = api_key_format.parse(raw)
     key = ApiKey(
@@ -184,7 +190,16 @@ def update_key(
         raise InvalidInput("expiry must be in the future", "expires_at")
     after = {"scopes": key.scopes, "expires_at": key.expires_at, **changes}
     _within_limits(
-        db, tenant_id, actor, limits, after["scopes"], key.environment, key.project_id, after["expires_at"], origin
+        db,
+        tenant_id,
+        actor,
+        limits,
+        after["scopes"],
+        key.environment,
+        key.project_id,
+        after["expires_at"],
+        origin,
+        subject=key.id,
     )
     for name, value in changes.items():
         setattr(key, name, value)
@@ -321,7 +336,7 @@ def _within_limits(
     check_expiry: bool = True,
     subject: str | None = None,
 ) -> None:
-    bounded = limits if check_expiry else Limits(limits.scopes, limits.environment, limits.project_id)
+    bounded = limits if check_expiry else replace(limits, expires_at=None)
     reason = bounded.refusal(scopes, environment, project_id, expires_at)
     if reason is None:
         return

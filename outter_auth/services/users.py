@@ -12,6 +12,8 @@ from outter_auth.models import ROLES, Membership, User
 from outter_auth.services import passwords
 from outter_auth.services.exceptions import Conflict, InvalidInput, NotFound, PermissionDenied
 
+MACHINE = "machine"  # the actor_role of API keys and OAuth clients
+
 
 def normalize_email(email: str) -> str:
     return email.strip().lower()
@@ -40,8 +42,7 @@ def create_member(
     password is then left as it is.
     """
     _check_role(role)
-    if actor_role is not None and role == "owner" and actor_role != "owner":
-        raise PermissionDenied("only an owner can create another owner")
+    _check_grant(actor_role, role)
     user = find_user(db, email)
     if user is not None and not allow_existing_user:
         raise Conflict("a user with this email exists already")
@@ -99,14 +100,16 @@ def update_member(
 ) -> Membership:
     """Change a member's role or deactivate/reactivate them in this tenant.
 
-    Owners are managed only by owners, and the last active owner cannot be
-    demoted or deactivated, so a tenant can never lock itself out.
+    Owners are managed only by owners, machines manage only members, and the last
+    active owner cannot be demoted or deactivated, so a tenant never locks itself out.
     """
     membership = get_member(db, tenant_id, user_id)
     if role is not None:
         _check_role(role)
-    touches_owner = membership.role == "owner" or role == "owner"
-    if touches_owner and actor_role != "owner":
+        _check_grant(actor_role, role)
+    if actor_role == MACHINE and membership.role != "member":
+        raise PermissionDenied("an API key or client can only manage members")
+    if membership.role == "owner" and actor_role != "owner":
         raise PermissionDenied("only an owner can change an owner or grant the owner role")
     if is_active is False and user_id == actor_id:
         raise PermissionDenied("you cannot deactivate yourself")
@@ -131,6 +134,17 @@ def _active_owner_count(db: Session, tenant_id: str) -> int:
         )
         or 0
     )
+
+
+def _check_grant(actor_role: str | None, role: str) -> None:
+    """No credential grants more power than it has (SPEC §3). ``actor_role`` None is the
+    operator's CLI; ``MACHINE`` an API key or OAuth client, which holds no role at all."""
+    if actor_role is None:
+        return
+    if actor_role == MACHINE and role != "member":
+        raise PermissionDenied("an API key or client can only create or keep plain members")
+    if role == "owner" and actor_role != "owner":
+        raise PermissionDenied("only an owner can grant the owner role")
 
 
 def _check_role(role: str) -> None:

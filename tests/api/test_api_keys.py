@@ -1,0 +1,1371 @@
+"""API keys (SPEC §3, §4, §6, §8): the management API, keys as callers, escalation, rotation,
+expiry, "shown once", audit, last_used_at, pepper rotation and introspection.
+
+Time is moved with ``outter_auth.clock`` (never slept). The clock is frozen near the real
+time so the owner's access token (900 s) stays valid until the clock is moved past it;
+after that, tests act with API keys that hold the management scopes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import event, select
+
+from outter_auth import clock
+from outter_auth.app import create_app
+from outter_auth.extensions import db
+from outter_auth.models import ApiKey
+from outter_auth.services import api_key_format
+from tests.api_key_helpers import (
+    GENERATE,
+    KEY_FIELDS,
+    KEY_PATTERN,
+    KEYS,
+    MANAGE,
+    ME,
+    assert_key_refused,
+    assert_key_works,
+    audit_events,
+    confidential_client,
+    create_key,
+    create_project,
+    dump_database,
+    get_key,
+    introspect,
+    introspection,
+    key_headers,
+    list_keys,
+    me,
+    new_events,
+    parse_time,
+    secret_parts,
+)
+from tests.assertions import assert_error
+from tests.factories import PASSWORD, Actor, Factory
+
+DAY = 24 * 3600
+THIRTY_DAYS = 30 * DAY
+
+
+def freeze_now() -> datetime:
+    """Freeze the clock at the current second (so the owner's token stays valid) and return it."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    clock.freeze(now)
+    return now
+
+
+def iso(at: datetime) -> str:
+    return at.isoformat()
+
+
+@pytest.fixture(params=["owner", "admin"])
+def manager(request, make: Factory) -> Actor:
+    role = request.param
+    return make.actor("acme", f"manager-{role}@acme.test", role)
+
+
+@pytest.fixture
+def project(client, owner) -> str:
+    return create_project(client, owner.headers, "web")
+
+
+# --- create -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("url", [KEYS, GENERATE], ids=["api-keys", "generate-alias"])
+def test_create_returns_the_spec_fields_and_the_key_once(client, manager, url):
+    now = freeze_now()
+    response = client.post(
+        url, json={"name": "CI deploys", "scopes": ["content:generate", "content:read"]}, headers=manager.headers
+    )
+
+    assert response.status_code == 201, response.get_data(as_text=True)
+    body = response.get_json()
+    raw = body["key"]
+    assert set(body) == KEY_FIELDS | {"key"}
+    assert KEY_PATTERN.fullmatch(raw) and raw.startswith("outter_live_") and len(raw) == 50
+    api_key_format.parse(raw)  # checksum valid
+    assert response.get_data(as_text=True).count(raw) == 1  # once
+    assert body["prefix"] == raw[:16]
+    assert body["last4"] == raw[-4:]
+    assert body["name"] == "CI deploys"
+    assert body["tenant_id"] == manager.tenant_id
+    assert body["project_id"] is None
+    assert body["environment"] == "live"
+    assert body["scopes"] == ["content:generate", "content:read"]
+    assert body["created_by"] == manager.user_id
+    assert parse_time(body["created_at"]) == now
+    assert body["expires_at"] is None and body["last_used_at"] is None and body["revoked_at"] is None
+    assert body["id"] and body["id"] not in raw
+    # the record, read back, is the same minus the key
+    assert get_key(client, manager.headers, body["id"]) == {k: v for k, v in body.items() if k != "key"}
+    assert assert_key_works(client, raw)["id"] == body["id"]
+
+
+def test_every_create_makes_a_different_key(client, owner):
+    created = [create_key(client, owner.headers, name=f"k{i}") for i in range(5)]
+
+    assert len({c["key"] for c in created}) == 5
+    assert len({c["id"] for c in created}) == 5
+
+
+def test_test_environment_makes_an_outter_test_key(client, owner):
+    body = create_key(client, owner.headers, environment="test")
+
+    assert body["key"].startswith("outter_test_")
+    assert body["prefix"].startswith("outter_test_")
+    assert body["environment"] == "test"
+    assert assert_key_works(client, body["key"])["environment"] == "test"
+
+
+def test_explicit_live_environment(client, owner):
+    body = create_key(client, owner.headers, environment="live")
+
+    assert body["key"].startswith("outter_live_") and body["environment"] == "live"
+
+
+def test_duplicate_scopes_are_stored_once(client, owner):
+    body = create_key(client, owner.headers, scopes=["content:read", "content:read", "a.b"])
+
+    assert body["scopes"] == ["content:read", "a.b"]
+
+
+def test_a_key_of_a_project_of_the_own_tenant(client, owner, project):
+    body = create_key(client, owner.headers, project_id=project)
+
+    assert body["project_id"] == project
+    assert assert_key_works(client, body["key"])["project_id"] == project
+
+
+@pytest.mark.parametrize("which", ["other-tenant", "unknown"])
+def test_a_project_of_another_tenant_or_none_is_422(client, owner, other_owner, which):
+    project_id = create_project(client, other_owner.headers, "secret") if which == "other-tenant" else "prj_nope"
+
+    response = client.post(KEYS, json={"name": "x", "scopes": [], "project_id": project_id}, headers=owner.headers)
+
+    body = assert_error(response, 422)
+    assert "project_id" in body["errors"]["json"]
+    assert list_keys(client, owner.headers, include_revoked="true") == []
+
+
+def test_expires_at(client, owner):
+    now = freeze_now()
+    at = now + timedelta(days=7)
+
+    body = create_key(client, owner.headers, expires_at=iso(at))
+
+    assert parse_time(body["expires_at"]) == at
+    assert parse_time(get_key(client, owner.headers, body["id"])["expires_at"]) == at
+
+
+def test_expires_at_without_a_timezone_is_utc(client, owner):
+    now = freeze_now()
+    at = now + timedelta(hours=2)
+
+    body = create_key(client, owner.headers, expires_at=at.replace(tzinfo=None).isoformat())
+
+    assert parse_time(body["expires_at"]) == at
+
+
+def test_expires_in(client, owner):
+    now = freeze_now()
+
+    body = create_key(client, owner.headers, expires_in=3600)
+
+    assert parse_time(body["expires_at"]) == now + timedelta(seconds=3600)
+
+
+def test_expires_at_and_expires_in_together_are_422(client, owner):
+    now = freeze_now()
+    response = client.post(
+        KEYS,
+        json={"name": "x", "scopes": [], "expires_at": iso(now + timedelta(days=1)), "expires_in": 3600},
+        headers=owner.headers,
+    )
+
+    body = assert_error(response, 422)
+    assert "expires_in" in body["errors"]["json"]
+
+
+@pytest.mark.parametrize("offset", [-DAY, -1, 0], ids=["a-day-ago", "a-second-ago", "now"])
+def test_expires_at_not_in_the_future_is_422(client, owner, offset):
+    now = freeze_now()
+    response = client.post(
+        KEYS,
+        json={"name": "x", "scopes": [], "expires_at": iso(now + timedelta(seconds=offset))},
+        headers=owner.headers,
+    )
+
+    body = assert_error(response, 422)
+    assert "expires_at" in body["errors"]["json"]
+    assert list_keys(client, owner.headers, include_revoked="true") == []
+
+
+# --- list and get -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def assorted(client, owner, project) -> dict[str, dict[str, Any]]:
+    """live, test, project-bound and revoked keys of acme."""
+    keys = {
+        "live": create_key(client, owner.headers, name="live"),
+        "test": create_key(client, owner.headers, name="test", environment="test"),
+        "project": create_key(client, owner.headers, name="project", project_id=project),
+        "revoked": create_key(client, owner.headers, name="revoked"),
+    }
+    assert client.delete(f"{KEYS}/{keys['revoked']['id']}", headers=owner.headers).status_code == 204
+    return keys
+
+
+def ids(items: list[dict[str, Any]]) -> set[str]:
+    return {item["id"] for item in items}
+
+
+def test_list_hides_revoked_keys_by_default(client, owner, assorted):
+    listed = list_keys(client, owner.headers)
+
+    assert ids(listed) == {assorted[n]["id"] for n in ("live", "test", "project")}
+    assert all(set(item) == KEY_FIELDS for item in listed)
+    assert list_keys(client, owner.headers, include_revoked="false") == listed
+
+
+def test_list_include_revoked(client, owner, assorted):
+    listed = list_keys(client, owner.headers, include_revoked="true")
+
+    assert ids(listed) == {k["id"] for k in assorted.values()}
+    revoked = next(item for item in listed if item["id"] == assorted["revoked"]["id"])
+    assert revoked["revoked_at"] is not None
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        pytest.param({"environment": "live"}, {"live", "project"}, id="environment-live"),
+        pytest.param({"environment": "test"}, {"test"}, id="environment-test"),
+        pytest.param({"environment": "live", "include_revoked": "true"}, {"live", "project", "revoked"}, id="live-all"),
+        pytest.param({"project_id": "{project}"}, {"project"}, id="project"),
+        pytest.param({"project_id": "prj_unknown"}, set(), id="unknown-project"),
+        pytest.param({"environment": "test", "project_id": "{project}"}, set(), id="test-and-project"),
+    ],
+)
+def test_list_filters(client, owner, project, assorted, query, expected):
+    query = {k: v.format(project=project) for k, v in query.items()}
+
+    listed = list_keys(client, owner.headers, **query)
+
+    assert ids(listed) == {assorted[name]["id"] for name in expected}
+
+
+def test_list_is_paginated(client, owner):
+    freeze_now()
+    created = []
+    for i in range(5):
+        created.append(create_key(client, owner.headers, name=f"k{i}")["id"])
+        clock.advance(1)  # distinct creation times: the list is oldest first
+
+    pages = []
+    for page in (1, 2, 3):
+        response = client.get(KEYS, query_string={"page": page, "page_size": 2}, headers=owner.headers)
+        assert response.status_code == 200
+        assert '"total": 5' in response.headers["X-Pagination"]
+        pages.append([item["id"] for item in response.get_json()])
+
+    assert [len(p) for p in pages] == [2, 2, 1]
+    assert [i for p in pages for i in p] == created  # oldest first, no overlap
+
+
+def test_get_returns_the_fields_without_the_key(client, owner, project):
+    created = create_key(client, owner.headers, project_id=project, environment="test")
+
+    body = get_key(client, owner.headers, created["id"])
+
+    assert set(body) == KEY_FIELDS
+    assert body == {k: v for k, v in created.items() if k != "key"}
+
+
+def test_get_unknown_id_is_404(client, owner):
+    assert_error(client.get(f"{KEYS}/key_doesnotexist", headers=owner.headers), 404)
+
+
+# --- update -----------------------------------------------------------------------------
+
+
+def test_patch_name(client, owner):
+    created = create_key(client, owner.headers, name="old")
+
+    response = client.patch(f"{KEYS}/{created['id']}", json={"name": "new name"}, headers=owner.headers)
+
+    assert response.status_code == 200
+    expected = {k: v for k, v in created.items() if k != "key"} | {"name": "new name"}
+    assert response.get_json() == expected
+    assert get_key(client, owner.headers, created["id"]) == expected
+
+
+def test_patch_scopes_applies_at_once_to_a_key_in_use(client, owner):
+    created = create_key(client, owner.headers, scopes=[*MANAGE, "content:generate"])
+    assert client.get(KEYS, headers=key_headers(created["key"])).status_code == 200  # in use (and cached)
+
+    response = client.patch(f"{KEYS}/{created['id']}", json={"scopes": ["content:generate"]}, headers=owner.headers)
+
+    assert response.status_code == 200
+    assert response.get_json()["scopes"] == ["content:generate"]
+    assert assert_key_works(client, created["key"])["scopes"] == ["content:generate"]
+    assert_error(client.get(KEYS, headers=key_headers(created["key"])), 403)
+
+
+def test_patch_expires_at_and_null_removes_it(client, owner):
+    now = freeze_now()
+    created = create_key(client, owner.headers)
+    url = f"{KEYS}/{created['id']}"
+
+    set_ = client.patch(url, json={"expires_at": iso(now + timedelta(days=1))}, headers=owner.headers)
+    assert set_.status_code == 200
+    assert parse_time(set_.get_json()["expires_at"]) == now + timedelta(days=1)
+
+    removed = client.patch(url, json={"expires_at": None}, headers=owner.headers)
+    assert removed.status_code == 200
+    assert removed.get_json()["expires_at"] is None
+    assert get_key(client, owner.headers, created["id"])["expires_at"] is None
+
+
+def test_patch_expiry_applies_at_once_to_a_key_in_use(client, owner):
+    now = freeze_now()
+    created = create_key(client, owner.headers)
+    assert_key_works(client, created["key"])
+
+    response = client.patch(
+        f"{KEYS}/{created['id']}", json={"expires_at": iso(now + timedelta(seconds=60))}, headers=owner.headers
+    )
+    assert response.status_code == 200
+
+    clock.advance(59)
+    assert_key_works(client, created["key"])
+    clock.advance(1)
+    assert_key_refused(me(client, created["key"]), "expired")
+
+
+def test_patch_expiry_in_the_past_is_422(client, owner):
+    now = freeze_now()
+    created = create_key(client, owner.headers)
+
+    response = client.patch(
+        f"{KEYS}/{created['id']}", json={"expires_at": iso(now - timedelta(minutes=1))}, headers=owner.headers
+    )
+
+    assert "expires_at" in assert_error(response, 422)["errors"]["json"]
+    assert get_key(client, owner.headers, created["id"])["expires_at"] is None
+
+
+# --- revoke -----------------------------------------------------------------------------
+
+
+def test_delete_revokes_at_once_and_keeps_the_record(client, owner):
+    now = freeze_now()
+    created = create_key(client, owner.headers)
+    assert_key_works(client, created["key"])  # in use, so any cache holds it
+
+    response = client.delete(f"{KEYS}/{created['id']}", headers=owner.headers)
+
+    assert response.status_code == 204
+    assert response.get_data() == b""
+    assert_key_refused(me(client, created["key"]), "revoked")
+    record = get_key(client, owner.headers, created["id"])
+    assert parse_time(record["revoked_at"]) == now
+    assert record == {k: v for k, v in created.items() if k != "key"} | {"revoked_at": record["revoked_at"]}
+    assert created["id"] not in ids(list_keys(client, owner.headers))
+    assert created["id"] in ids(list_keys(client, owner.headers, include_revoked="true"))
+
+
+def test_delete_twice_keeps_the_first_revocation_time(client, owner):
+    freeze_now()
+    created = create_key(client, owner.headers)
+    assert client.delete(f"{KEYS}/{created['id']}", headers=owner.headers).status_code == 204
+    first = get_key(client, owner.headers, created["id"])["revoked_at"]
+
+    clock.advance(30)
+    assert client.delete(f"{KEYS}/{created['id']}", headers=owner.headers).status_code == 204
+
+    assert get_key(client, owner.headers, created["id"])["revoked_at"] == first
+    assert len([e for e in audit_events(client.application, "api_key.revoked") if e["subject"] == created["id"]]) == 1
+
+
+def test_delete_during_a_rotation_grace_ends_it_at_once(client, owner):
+    freeze_now()
+    old = create_key(client, owner.headers)
+    assert rotate(client, owner.headers, old["id"], grace_period_seconds=3600).status_code == 201
+    assert_key_works(client, old["key"])
+
+    assert client.delete(f"{KEYS}/{old['id']}", headers=owner.headers).status_code == 204
+
+    assert_key_refused(me(client, old["key"]), "revoked")
+
+
+def test_delete_unknown_id_is_404(client, owner):
+    assert_error(client.delete(f"{KEYS}/key_doesnotexist", headers=owner.headers), 404)
+
+
+# --- rotate -----------------------------------------------------------------------------
+
+
+def rotate(client, headers, key_id: str, **body: Any):
+    return client.post(f"{KEYS}/{key_id}/rotate", json=body, headers=headers)
+
+
+def test_rotate_with_grace_keeps_the_old_key_until_the_grace_ends(client, owner, project):
+    now = freeze_now()
+    old = create_key(
+        client, owner.headers, name="svc", scopes=[*MANAGE, "content:generate"], project_id=project, expires_in=7 * DAY
+    )
+    assert_key_works(client, old["key"])
+
+    response = rotate(client, owner.headers, old["id"], grace_period_seconds=3600)
+
+    assert response.status_code == 201, response.get_data(as_text=True)
+    new = response.get_json()
+    assert set(new) == KEY_FIELDS | {"key"}
+    assert response.get_data(as_text=True).count(new["key"]) == 1
+    assert old["key"] not in response.get_data(as_text=True)
+    assert KEY_PATTERN.fullmatch(new["key"]) and new["key"] != old["key"] and new["id"] != old["id"]
+    assert (new["prefix"], new["last4"]) == (new["key"][:16], new["key"][-4:])
+    same = ("name", "scopes", "environment", "project_id", "tenant_id", "expires_at")
+    assert {k: new[k] for k in same} == {k: old[k] for k in same}
+    assert new["created_by"] == owner.user_id and new["revoked_at"] is None
+    assert parse_time(get_key(client, owner.headers, old["id"])["revoked_at"]) == now + timedelta(seconds=3600)
+
+    clock.advance(3599)
+    assert_key_works(client, old["key"])
+    assert_key_works(client, new["key"])
+    listed = ids(list_keys(client, key_headers(new["key"])))
+    assert {old["id"], new["id"]} <= listed  # still working, so still listed
+
+    clock.advance(1)
+    assert_key_refused(me(client, old["key"]), "revoked")
+    assert_key_works(client, new["key"])
+    assert old["id"] not in ids(list_keys(client, key_headers(new["key"])))
+    assert old["id"] in ids(list_keys(client, key_headers(new["key"]), include_revoked="true"))
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param({"grace_period_seconds": 0}, id="grace-0"),
+        pytest.param({}, id="default-empty-object"),
+        pytest.param(None, id="no-body"),
+    ],
+)
+def test_rotate_without_grace_refuses_the_old_key_at_once(client, owner, body):
+    old = create_key(client, owner.headers)
+    assert_key_works(client, old["key"])  # in use, so any cache holds it
+
+    response = client.post(f"{KEYS}/{old['id']}/rotate", json=body, headers=owner.headers)
+
+    assert response.status_code == 201, response.get_data(as_text=True)
+    assert_key_refused(me(client, old["key"]), "revoked")
+    assert_key_works(client, response.get_json()["key"])
+
+
+def test_rotate_with_the_longest_grace(client, owner):
+    freeze_now()
+    old = create_key(client, owner.headers)
+
+    response = rotate(client, owner.headers, old["id"], grace_period_seconds=THIRTY_DAYS)
+
+    assert response.status_code == 201
+    clock.advance(THIRTY_DAYS - 1)
+    assert_key_works(client, old["key"])
+    clock.advance(1)
+    assert_key_refused(me(client, old["key"]), "revoked")
+
+
+@pytest.mark.parametrize("grace", [-1, -3600, THIRTY_DAYS + 1, 10**12], ids=["-1", "-1h", "30d+1s", "huge"])
+def test_rotate_with_a_grace_out_of_range_is_422(client, owner, grace):
+    old = create_key(client, owner.headers)
+
+    response = rotate(client, owner.headers, old["id"], grace_period_seconds=grace)
+
+    assert "grace_period_seconds" in assert_error(response, 422)["errors"]["json"]
+    assert get_key(client, owner.headers, old["id"])["revoked_at"] is None
+    assert_key_works(client, old["key"])
+    assert ids(list_keys(client, owner.headers, include_revoked="true")) == {old["id"]}
+
+
+def test_rotating_a_revoked_key_is_422(client, owner):
+    old = create_key(client, owner.headers)
+    assert client.delete(f"{KEYS}/{old['id']}", headers=owner.headers).status_code == 204
+
+    response = rotate(client, owner.headers, old["id"])
+
+    assert "revoked" in assert_error(response, 422)["message"]
+    assert ids(list_keys(client, owner.headers, include_revoked="true")) == {old["id"]}
+
+
+def test_rotating_an_expired_key_is_422(client, owner):
+    freeze_now()
+    old = create_key(client, owner.headers, expires_in=60)
+    clock.advance(60)
+
+    response = rotate(client, owner.headers, old["id"])
+
+    assert "expired" in assert_error(response, 422)["message"]
+
+
+def test_rotating_again_cannot_extend_the_old_keys_grace(client, owner):
+    now = freeze_now()
+    old = create_key(client, owner.headers)
+    assert rotate(client, owner.headers, old["id"], grace_period_seconds=3600).status_code == 201
+
+    again = rotate(client, owner.headers, old["id"], grace_period_seconds=7200)
+
+    assert again.status_code == 201
+    assert parse_time(get_key(client, owner.headers, old["id"])["revoked_at"]) == now + timedelta(seconds=3600)
+
+
+def test_rotate_unknown_id_is_404(client, owner):
+    assert_error(rotate(client, owner.headers, "key_doesnotexist"), 404)
+
+
+# --- expiry -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("how", ["expires_in", "expires_at"])
+def test_a_key_works_until_it_expires(client, owner, how):
+    now = freeze_now()
+    expiry = {"expires_in": 3600} if how == "expires_in" else {"expires_at": iso(now + timedelta(seconds=3600))}
+    created = create_key(client, owner.headers, **expiry)
+    assert_key_works(client, created["key"])
+
+    clock.advance(3599)
+    assert_key_works(client, created["key"])
+
+    clock.advance(1)
+    assert_key_refused(me(client, created["key"]), "expired")
+    clock.advance(DAY)
+    assert_key_refused(me(client, created["key"]), "expired")
+
+
+# --- "shown once" -----------------------------------------------------------------------
+
+
+def enable_all_logging(caplog, monkeypatch) -> None:
+    """Capture every logger at DEBUG, including ones a logging config set higher or disabled."""
+    for name, logger in list(logging.root.manager.loggerDict.items()):
+        if isinstance(logger, logging.Logger):
+            monkeypatch.setattr(logger, "disabled", False)
+            caplog.set_level(logging.DEBUG, logger=name)
+    caplog.set_level(logging.DEBUG)
+
+
+def test_a_key_is_shown_once_and_found_nowhere_else(app, client, owner, project, caplog, monkeypatch):
+    oauth_client = confidential_client(app, "acme")
+    enable_all_logging(caplog, monkeypatch)
+    freeze_now()
+
+    # Make keys through every path that returns one.
+    k1 = create_key(client, owner.headers, name="one", scopes=[*MANAGE, "content:generate"])
+    k2 = create_key(client, owner.headers, name="two", environment="test", project_id=project, url=GENERATE)
+    k3 = create_key(client, key_headers(k1["key"]), name="three", scopes=["content:generate"])
+    rotated = rotate(client, owner.headers, k1["id"], grace_period_seconds=3600)
+    assert rotated.status_code == 201
+    k1b = rotated.get_json()
+    assert client.delete(f"{KEYS}/{k2['id']}", headers=owner.headers).status_code == 204
+    raws = [k["key"] for k in (k1, k2, k3, k1b)]
+
+    # Use them, and call every read endpoint.
+    reads = [
+        client.patch(f"{KEYS}/{k3['id']}", json={"name": "three renamed"}, headers=owner.headers),
+        client.patch(f"{KEYS}/{k1b['id']}", json={"scopes": [*MANAGE, "content:generate"]}, headers=owner.headers),
+        client.get(KEYS, headers=owner.headers),
+        client.get(KEYS, query_string={"include_revoked": "true"}, headers=owner.headers),
+        client.get(KEYS, query_string={"environment": "test", "include_revoked": "true"}, headers=owner.headers),
+        client.get(KEYS, query_string={"project_id": project, "include_revoked": "true"}, headers=owner.headers),
+        client.get(KEYS, query_string={"include_revoked": "true"}, headers=key_headers(k1b["key"])),
+        client.get(KEYS, query_string={"include_revoked": "true"}, headers=key_headers(k1["key"])),
+        *[client.get(f"{KEYS}/{k['id']}", headers=owner.headers) for k in (k1, k2, k3, k1b)],
+        *[client.get(f"{KEYS}/{k['id']}", headers=key_headers(k1b["key"])) for k in (k1, k2, k3, k1b)],
+        *[client.get(ME, headers=key_headers(k["key"])) for k in (k1, k2, k3, k1b)],
+        client.get(ME, headers=owner.headers),
+        client.post("/api/auth/api-keys/verify", headers=key_headers(k1b["key"])),
+        client.get("/api/auth/gateway/check", headers=key_headers(k1b["key"])),
+        *[introspection(client, oauth_client, k["key"]) for k in (k1, k2, k3, k1b)],
+    ]
+    app.extensions["outter_auth"].last_used.flush()
+    reads.append(client.get(KEYS, query_string={"include_revoked": "true"}, headers=owner.headers))
+
+    assert [r.status_code for r in reads[:2]] == [200, 200]
+    assert [r.get_json()["active"] for r in reads[-5:-1]] == [True, False, True, True]
+    for response in reads:
+        text = response.get_data(as_text=True) + str(dict(response.headers))
+        for raw in raws:
+            for secret in secret_parts(raw):
+                assert secret not in text, (response.request.path, response.status_code)
+        assert '"key"' not in text
+
+    database = dump_database(app)
+    for raw in raws:
+        assert hashlib.sha256(raw.encode()).hexdigest() in database  # the dump does show the digests
+        for secret in secret_parts(raw):
+            assert secret not in database
+
+    logged = "\n".join(f"{r.name} {r.getMessage()} {r.args!r} {r.exc_text or ''}" for r in caplog.records)
+    assert "api_keys" in logged  # SQL was captured at DEBUG, so a leak would show
+    for raw in raws:
+        for secret in secret_parts(raw):
+            assert secret not in logged
+            assert secret not in caplog.text
+
+
+# --- API keys as callers ----------------------------------------------------------------
+
+
+def test_me_describes_the_key(client, owner, project):
+    created = create_key(
+        client, owner.headers, scopes=["content:read", "content:generate"], environment="test", project_id=project
+    )
+
+    response = me(client, created["key"])
+
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["type"] == "api_key"
+    assert body["id"] == created["id"]
+    assert body["tenant_id"] == owner.tenant_id
+    assert sorted(body["scopes"]) == ["content:generate", "content:read"]
+    assert body["environment"] == "test"
+    assert body["project_id"] == project
+    assert body["roles"] == []
+    assert body.get("email") is None
+
+
+def test_me_of_a_tenant_wide_live_key(client, owner):
+    created = create_key(client, owner.headers, scopes=[])
+
+    body = assert_key_works(client, created["key"])
+
+    assert (body["environment"], body["project_id"], body["scopes"]) == ("live", None, [])
+
+
+def test_the_header_name_is_case_insensitive(client, owner):
+    created = create_key(client, owner.headers)
+
+    assert client.get(ME, headers={"x-api-key": created["key"]}).status_code == 200
+
+
+def unknown_key() -> str:
+    return api_key_format.generate("live")
+
+
+def bad_checksum(raw: str) -> str:
+    return raw[:-1] + ("0" if raw[-1] != "0" else "1")
+
+
+@dataclass(frozen=True)
+class Refusal:
+    value: Callable[[dict[str, Any]], str]
+    reason: str
+    setup: str | None = None  # "revoke" | "expire"
+
+
+REFUSALS = [
+    pytest.param(Refusal(lambda k: "", "malformed"), id="missing-empty-header"),
+    pytest.param(Refusal(lambda k: bad_checksum(k["key"]), "malformed"), id="bad-checksum"),
+    pytest.param(Refusal(lambda k: "outter_prod_" + k["key"][12:], "malformed"), id="wrong-prefix"),
+    pytest.param(Refusal(lambda k: "sk_live_" + k["key"][8:], "malformed"), id="other-vendor-prefix"),
+    pytest.param(Refusal(lambda k: k["key"][:-2], "malformed"), id="too-short"),
+    pytest.param(Refusal(lambda k: k["key"] + "0", "malformed"), id="too-long"),
+    pytest.param(Refusal(lambda k: "outter_live_", "malformed"), id="prefix-only"),
+    pytest.param(Refusal(lambda k: "ApiKey " + k["key"], "malformed"), id="scheme-in-header"),
+    pytest.param(Refusal(lambda k: k["key"].upper(), "malformed"), id="upper-cased"),
+    pytest.param(Refusal(lambda k: unknown_key(), "unknown"), id="unknown"),
+    pytest.param(Refusal(lambda k: api_key_format.generate("test"), "unknown"), id="unknown-test"),
+    pytest.param(Refusal(lambda k: k["key"], "revoked", "revoke"), id="revoked"),
+    pytest.param(Refusal(lambda k: k["key"], "expired", "expire"), id="expired"),
+]
+
+
+@pytest.mark.parametrize("refusal", REFUSALS)
+def test_refused_keys_are_401_with_an_apikey_challenge(client, owner, refusal: Refusal):
+    freeze_now()
+    created = create_key(client, owner.headers, scopes=MANAGE, expires_in=3600)
+    assert_key_works(client, created["key"])
+    if refusal.setup == "revoke":
+        assert client.delete(f"{KEYS}/{created['id']}", headers=owner.headers).status_code == 204
+    if refusal.setup == "expire":
+        clock.advance(3600)
+    presented = refusal.value(created)
+
+    for response in (client.get(ME, headers=key_headers(presented)), client.get(KEYS, headers=key_headers(presented))):
+        body = assert_key_refused(response, refusal.reason)
+        assert 'error="invalid_key"' in response.headers["WWW-Authenticate"]
+        if len(presented) > 12:
+            assert presented[12:] not in response.get_data(as_text=True)
+        assert body["message"]
+
+
+def test_no_credential_offers_the_apikey_scheme(client):
+    response = client.get(ME)
+
+    assert response.status_code == 401
+    assert 'ApiKey realm="outter"' in response.headers["WWW-Authenticate"]
+
+
+def test_both_an_api_key_and_a_bearer_token_are_401(client, owner):
+    created = create_key(client, owner.headers, scopes=MANAGE)
+
+    for url in (ME, KEYS):
+        response = client.get(url, headers={**owner.headers, **key_headers(created["key"])})
+        assert_key_refused(response)
+        assert "one credential" in response.get_json()["message"]
+
+
+# --- API keys on the management API -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("scopes", "allowed"),
+    [
+        pytest.param(["api_keys:read"], {"list", "get"}, id="read-only"),
+        pytest.param(
+            ["api_keys:write", "content:generate"], {"create", "generate", "patch", "delete", "rotate"}, id="write-only"
+        ),
+        pytest.param(
+            [*MANAGE, "content:generate"],
+            {"list", "get", "create", "generate", "patch", "delete", "rotate"},
+            id="read-and-write",
+        ),
+        pytest.param(["content:generate", "users:write", "projects:write"], set(), id="no-key-scope"),
+    ],
+)
+@pytest.mark.parametrize("operation", ["list", "get", "create", "generate", "patch", "delete", "rotate"])
+def test_api_keys_use_the_management_api_by_scope(client, owner, scopes, allowed, operation):
+    caller = create_key(client, owner.headers, name="caller", scopes=scopes)
+    target = create_key(client, owner.headers, name="target", scopes=["content:generate"])
+    headers = key_headers(caller["key"])
+    body = {"name": "made by a key", "scopes": ["content:generate"]}
+    requests = {
+        "list": lambda: client.get(KEYS, headers=headers),
+        "get": lambda: client.get(f"{KEYS}/{target['id']}", headers=headers),
+        "create": lambda: client.post(KEYS, json=body, headers=headers),
+        "generate": lambda: client.post(GENERATE, json=body, headers=headers),
+        "patch": lambda: client.patch(f"{KEYS}/{target['id']}", json={"name": "renamed"}, headers=headers),
+        "delete": lambda: client.delete(f"{KEYS}/{target['id']}", headers=headers),
+        "rotate": lambda: client.post(f"{KEYS}/{target['id']}/rotate", json={}, headers=headers),
+    }
+    before = list_keys(client, owner.headers, include_revoked="true")
+
+    response = requests[operation]()
+
+    if operation in allowed:
+        assert response.status_code in (200, 201, 204), response.get_data(as_text=True)
+        if operation in ("create", "generate"):
+            assert response.get_json()["created_by"] == caller["id"]
+            assert response.get_json()["tenant_id"] == owner.tenant_id
+    else:
+        assert "missing scope" in assert_error(response, 403)["message"]
+        assert list_keys(client, owner.headers, include_revoked="true") == before
+        assert_key_works(client, target["key"])
+
+
+# --- escalation -------------------------------------------------------------------------
+
+CALLER_SCOPES = [*MANAGE, "content:generate", "content:read"]
+
+
+@dataclass
+class Bounded:
+    """A key with api_keys:write, bound to project p1, live, expiring in a day; and targets."""
+
+    now: datetime
+    caller: dict[str, Any]
+    p1: str
+    p2: str
+    targets: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def expiry(self) -> datetime:
+        return self.now + timedelta(days=1)
+
+
+@pytest.fixture
+def bounded(client, owner) -> Bounded:
+    now = freeze_now()
+    p1, p2 = create_project(client, owner.headers, "web"), create_project(client, owner.headers, "mobile")
+    caller = create_key(
+        client, owner.headers, name="caller", scopes=CALLER_SCOPES, project_id=p1, expires_at=iso(now + timedelta(1))
+    )
+    ctx = Bounded(now, caller, p1, p2)
+    hour = iso(now + timedelta(hours=1))
+    shapes = {
+        "within": {"scopes": ["content:generate"], "project_id": p1, "expires_at": hour},
+        "broader-scopes": {"scopes": ["content:generate", "billing:write"], "project_id": p1, "expires_at": hour},
+        "other-environment": {
+            "scopes": ["content:generate"],
+            "environment": "test",
+            "project_id": p1,
+            "expires_at": hour,
+        },
+        "other-project": {"scopes": ["content:generate"], "project_id": p2, "expires_at": hour},
+        "tenant-wide": {"scopes": ["content:generate"], "expires_at": hour},
+    }
+    for name, shape in shapes.items():
+        ctx.targets[name] = create_key(client, owner.headers, name=name, **shape)
+    ctx.targets["self"] = caller
+    return ctx
+
+
+def later(ctx: Bounded, seconds: int) -> str:
+    return iso(ctx.expiry + timedelta(seconds=seconds))
+
+
+@dataclass(frozen=True)
+class Escalation:
+    action: str  # create | generate | patch | revoke | rotate
+    status: int
+    target: str | None = None
+    body: Callable[[Bounded], dict[str, Any]] = lambda ctx: {}
+    message: str | None = None  # a fragment of the 403 message
+
+
+def create_body(**overrides: Any) -> Callable[[Bounded], dict[str, Any]]:
+    def body(ctx: Bounded) -> dict[str, Any]:
+        base: dict[str, Any] = {
+            "name": "child",
+            "scopes": ["content:generate"],
+            "project_id": ctx.p1,
+            "expires_at": iso(ctx.now + timedelta(hours=2)),
+        }
+        for name, value in overrides.items():
+            value = value(ctx) if callable(value) else value
+            if value is DROP:
+                base.pop(name, None)
+            else:
+                base[name] = value
+        return base
+
+    return body
+
+
+DROP = object()
+
+ESCALATIONS = [
+    # creating
+    pytest.param(Escalation("create", 201, body=create_body()), id="create-within"),
+    pytest.param(
+        Escalation("create", 201, body=create_body(scopes=CALLER_SCOPES, expires_at=lambda ctx: iso(ctx.expiry))),
+        id="create-same-power",
+    ),
+    pytest.param(
+        Escalation("create", 201, body=create_body(expires_at=DROP, expires_in=600)), id="create-within-expires-in"
+    ),
+    pytest.param(
+        Escalation(
+            "create", 403, body=create_body(scopes=["content:generate", "billing:write"]), message="billing:write"
+        ),
+        id="create-scope-it-lacks",
+    ),
+    pytest.param(
+        Escalation("create", 403, body=create_body(scopes=["users:write"]), message="users:write"),
+        id="create-management-scope-it-lacks",
+    ),
+    pytest.param(
+        Escalation("generate", 403, body=create_body(scopes=["audit:read"]), message="audit:read"),
+        id="generate-scope-it-lacks",
+    ),
+    pytest.param(
+        Escalation("create", 403, body=create_body(environment="test"), message="live"), id="create-other-environment"
+    ),
+    pytest.param(
+        Escalation("create", 403, body=create_body(project_id=lambda ctx: ctx.p2), message="project"),
+        id="create-other-project",
+    ),
+    pytest.param(
+        Escalation("create", 403, body=create_body(project_id=DROP), message="project"), id="create-tenant-wide"
+    ),
+    pytest.param(
+        Escalation("create", 403, body=create_body(project_id=None), message="project"), id="create-project-null"
+    ),
+    pytest.param(
+        Escalation("create", 403, body=create_body(expires_at=DROP), message="outlive"), id="create-no-expiry"
+    ),
+    pytest.param(
+        Escalation("create", 403, body=create_body(expires_at=lambda ctx: later(ctx, 1)), message="outlive"),
+        id="create-later-expiry",
+    ),
+    pytest.param(
+        Escalation("create", 403, body=create_body(expires_at=DROP, expires_in=2 * DAY), message="outlive"),
+        id="create-later-expires-in",
+    ),
+    # updating
+    pytest.param(Escalation("patch", 200, "within", lambda ctx: {"name": "renamed"}), id="patch-within-rename"),
+    pytest.param(
+        Escalation("patch", 200, "within", lambda ctx: {"scopes": ["content:read"]}), id="patch-within-scopes"
+    ),
+    pytest.param(
+        Escalation("patch", 200, "within", lambda ctx: {"expires_at": iso(ctx.expiry)}), id="patch-within-expiry"
+    ),
+    pytest.param(
+        Escalation("patch", 403, "within", lambda ctx: {"scopes": ["content:generate", "billing:write"]}, "billing"),
+        id="patch-widen-scopes",
+    ),
+    pytest.param(
+        Escalation("patch", 403, "within", lambda ctx: {"expires_at": None}, "outlive"), id="patch-remove-expiry"
+    ),
+    pytest.param(
+        Escalation("patch", 403, "within", lambda ctx: {"expires_at": later(ctx, 3600)}, "outlive"),
+        id="patch-later-expiry",
+    ),
+    pytest.param(
+        Escalation("patch", 403, "self", lambda ctx: {"scopes": [*CALLER_SCOPES, "users:write"]}, "users:write"),
+        id="patch-self-widen",
+    ),
+    pytest.param(
+        Escalation("patch", 403, "self", lambda ctx: {"expires_at": None}, "outlive"), id="patch-self-remove-expiry"
+    ),
+    pytest.param(
+        Escalation("patch", 403, "broader-scopes", lambda ctx: {"name": "mine now"}, "billing"),
+        id="patch-broader-key",
+    ),
+    pytest.param(
+        Escalation("patch", 403, "broader-scopes", lambda ctx: {"scopes": ["content:generate"]}, "billing"),
+        id="patch-narrowing-a-broader-key",
+    ),
+    pytest.param(
+        Escalation("patch", 403, "other-environment", lambda ctx: {"name": "x"}, "live"), id="patch-other-environment"
+    ),
+    pytest.param(
+        Escalation("patch", 403, "other-project", lambda ctx: {"name": "x"}, "project"), id="patch-other-project"
+    ),
+    pytest.param(Escalation("patch", 403, "tenant-wide", lambda ctx: {"name": "x"}, "project"), id="patch-tenant-wide"),
+    # revoking
+    pytest.param(Escalation("revoke", 204, "within"), id="revoke-within"),
+    pytest.param(Escalation("revoke", 403, "broader-scopes", message="billing"), id="revoke-broader-scopes"),
+    pytest.param(Escalation("revoke", 403, "other-environment", message="live"), id="revoke-other-environment"),
+    pytest.param(Escalation("revoke", 403, "other-project", message="project"), id="revoke-other-project"),
+    pytest.param(Escalation("revoke", 403, "tenant-wide", message="project"), id="revoke-tenant-wide"),
+    # rotating
+    pytest.param(Escalation("rotate", 201, "within"), id="rotate-within"),
+    pytest.param(Escalation("rotate", 403, "broader-scopes", message="billing"), id="rotate-broader-scopes"),
+    pytest.param(Escalation("rotate", 403, "other-environment", message="live"), id="rotate-other-environment"),
+    pytest.param(Escalation("rotate", 403, "other-project", message="project"), id="rotate-other-project"),
+    pytest.param(Escalation("rotate", 403, "tenant-wide", message="project"), id="rotate-tenant-wide"),
+]
+
+KEY_EVENTS = ("api_key.created", "api_key.updated", "api_key.revoked", "api_key.rotated")
+
+
+@pytest.mark.parametrize("case", ESCALATIONS)
+def test_a_key_cannot_mint_more_power_than_it_has(app, client, owner, bounded: Bounded, case: Escalation):
+    headers = key_headers(bounded.caller["key"])
+    target = bounded.targets[case.target] if case.target else None
+    before = list_keys(client, owner.headers, include_revoked="true")
+    events_before = audit_events(app)
+
+    if case.action in ("create", "generate"):
+        response = client.post(KEYS if case.action == "create" else GENERATE, json=case.body(bounded), headers=headers)
+    elif case.action == "patch":
+        response = client.patch(f"{KEYS}/{target['id']}", json=case.body(bounded), headers=headers)
+    elif case.action == "revoke":
+        response = client.delete(f"{KEYS}/{target['id']}", headers=headers)
+    else:
+        response = client.post(f"{KEYS}/{target['id']}/rotate", json={}, headers=headers)
+
+    recorded = new_events(app, events_before)
+    assert response.status_code == case.status, response.get_data(as_text=True)
+    if case.status == 403:
+        body = assert_error(response, 403)
+        assert case.message in body["message"], body
+        assert list_keys(client, owner.headers, include_revoked="true") == before  # nothing changed
+        if target is not None:
+            assert_key_works(client, target["key"])
+        [refused] = recorded
+        assert refused["type"] == "api_key.escalation_refused"
+        assert refused["tenant_id"] == owner.tenant_id
+        assert refused["actor"] == bounded.caller["id"]
+        assert refused["details"]["reason"] == body["message"]
+        return
+    assert not [e for e in recorded if e["type"] == "api_key.escalation_refused"]
+    assert [e["actor"] for e in recorded if e["type"] in KEY_EVENTS] == [bounded.caller["id"]]
+    if case.action in ("create", "generate") or case.action == "rotate":
+        made = response.get_json()
+        assert set(made["scopes"]) <= set(CALLER_SCOPES)
+        assert made["environment"] == "live" and made["project_id"] == bounded.p1
+        assert made["expires_at"] is not None and parse_time(made["expires_at"]) <= bounded.expiry
+        assert made["created_by"] == bounded.caller["id"]
+        assert_key_works(client, made["key"])
+    if case.action == "revoke":
+        assert_key_refused(me(client, target["key"]), "revoked")
+
+
+@pytest.mark.parametrize(
+    ("action", "target", "body"),
+    [
+        pytest.param("patch", "within", {"scopes": ["billing:write"]}, id="patch-widen-scopes"),
+        pytest.param("patch", "within", {"expires_at": None}, id="patch-remove-expiry"),
+        pytest.param("patch", "self", {"scopes": ["users:write"]}, id="patch-self-widen"),
+        pytest.param("patch", "broader-scopes", {"name": "x"}, id="patch-broader-key"),
+        pytest.param("revoke", "other-project", None, id="revoke-other-project"),
+        pytest.param("rotate", "broader-scopes", {}, id="rotate-broader-key"),
+    ],
+)
+def test_a_refused_change_names_the_key_in_the_audit_trail(app, client, bounded: Bounded, action, target, body):
+    key_id = bounded.targets[target]["id"]
+    url = f"{KEYS}/{key_id}" + ("/rotate" if action == "rotate" else "")
+    method = {"patch": "PATCH", "revoke": "DELETE", "rotate": "POST"}[action]
+
+    response = client.open(url, method=method, json=body, headers=key_headers(bounded.caller["key"]))
+
+    assert_error(response, 403)
+    [refused] = audit_events(app, "api_key.escalation_refused")
+    assert refused["subject"] == key_id
+
+
+def test_an_unbounded_key_may_make_project_keys_and_keys_with_an_expiry(client, owner, project):
+    caller = create_key(client, owner.headers, scopes=[*MANAGE, "content:generate"])
+
+    made = create_key(
+        client, key_headers(caller["key"]), scopes=["content:generate"], project_id=project, expires_in=3600
+    )
+
+    assert made["project_id"] == project and made["expires_at"] is not None
+
+
+def test_a_test_key_cannot_make_live_keys(app, client, owner):
+    caller = create_key(client, owner.headers, scopes=MANAGE, environment="test")
+
+    refused = client.post(KEYS, json={"name": "x", "scopes": []}, headers=key_headers(caller["key"]))
+    allowed = client.post(
+        KEYS, json={"name": "x", "scopes": [], "environment": "test"}, headers=key_headers(caller["key"])
+    )
+
+    assert "test" in assert_error(refused, 403)["message"]
+    assert allowed.status_code == 201 and allowed.get_json()["key"].startswith("outter_test_")
+    assert len(audit_events(app, "api_key.escalation_refused")) == 1
+
+
+def test_a_user_token_narrowed_to_api_keys_cannot_mint_other_management_scopes(app, client, owner):
+    form = {
+        "grant_type": "password",
+        "client_id": "outter-app",
+        "username": owner.email,
+        "password": PASSWORD,
+        "scope": "api_keys:read api_keys:write",
+    }
+    token = client.post("/oauth/token", data=form).get_json()["access_token"]
+    narrowed = {"Authorization": f"Bearer {token}"}
+    assert sorted(client.get(ME, headers=narrowed).get_json()["scopes"]) == MANAGE
+
+    response = client.post(KEYS, json={"name": "x", "scopes": ["users:write", "users:read"]}, headers=narrowed)
+
+    assert "users" in assert_error(response, 403)["message"]
+    assert len(audit_events(app, "api_key.escalation_refused")) == 1
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        pytest.param(
+            "POST",
+            "/api/auth/users",
+            {"email": "new-owner@acme.test", "password": "a long password 123", "role": "owner"},
+            id="create-owner",
+        ),
+        pytest.param(
+            "POST",
+            "/api/auth/users",
+            {"email": "new-admin@acme.test", "password": "a long password 123", "role": "admin"},
+            id="create-admin",
+        ),
+        pytest.param("PATCH", "/api/auth/users/{member}", {"role": "admin"}, id="promote"),
+        pytest.param("PATCH", "/api/auth/users/{member}", {"role": "owner"}, id="promote-to-owner"),
+    ],
+)
+def test_a_key_with_users_write_cannot_make_a_user_more_powerful_than_itself(client, owner, member, method, path, body):
+    caller = create_key(client, owner.headers, scopes=["users:read", "users:write"])
+
+    response = client.open(
+        path.format(member=member.user_id), method=method, json=body, headers=key_headers(caller["key"])
+    )
+
+    assert_error(response, 403)
+    roles = {u["email"]: u["role"] for u in client.get("/api/auth/users", headers=owner.headers).get_json()}
+    assert roles.get(member.email) == "member"
+    assert not {"new-owner@acme.test", "new-admin@acme.test"} & set(roles)
+
+
+def test_a_key_with_users_write_may_add_members(client, owner):
+    caller = create_key(client, owner.headers, scopes=["users:write"])
+    body = {"email": "plain@acme.test", "password": "a long password 123", "role": "member"}
+
+    response = client.post("/api/auth/users", json=body, headers=key_headers(caller["key"]))
+
+    assert response.status_code == 201, response.get_data(as_text=True)
+
+
+def test_owners_and_admins_are_not_bounded(client, manager, project):
+    made = create_key(
+        client, manager.headers, scopes=["users:write", "audit:read", "billing:write", *MANAGE], project_id=project
+    )
+
+    assert made["expires_at"] is None
+    assert_key_works(client, made["key"])
+
+
+# --- audit ------------------------------------------------------------------------------
+
+
+def test_key_changes_are_audited_with_tenant_and_actor_and_never_the_key(app, client, owner, project):
+    created = create_key(client, owner.headers, scopes=[*MANAGE, "content:generate"], project_id=project)
+    assert client.patch(f"{KEYS}/{created['id']}", json={"name": "renamed"}, headers=owner.headers).status_code == 200
+    rotated = rotate(client, owner.headers, created["id"], grace_period_seconds=60).get_json()
+    by_key = create_key(client, key_headers(rotated["key"]), scopes=["content:generate"], project_id=project)
+    assert client.delete(f"{KEYS}/{by_key['id']}", headers=key_headers(rotated["key"])).status_code == 204
+
+    events = [e for e in audit_events(app) if e["type"].startswith("api_key.")]
+
+    summary = [(e["type"], e["actor"], e["subject"]) for e in events]
+    assert summary == [
+        ("api_key.created", owner.user_id, created["id"]),
+        ("api_key.updated", owner.user_id, created["id"]),
+        ("api_key.rotated", owner.user_id, rotated["id"]),
+        ("api_key.created", rotated["id"], by_key["id"]),
+        ("api_key.revoked", rotated["id"], by_key["id"]),
+    ]
+    assert all(e["tenant_id"] == owner.tenant_id for e in events)
+    assert all(e["ip"] == "127.0.0.1" for e in events)
+    assert events[0]["details"]["scopes"] == [*MANAGE, "content:generate"]
+    assert events[0]["details"]["project_id"] == project
+    assert "name" in events[1]["details"]["changed"]
+    assert events[2]["details"]["rotated_from"] == created["id"]
+    text = repr(events)
+    for raw in (created["key"], rotated["key"], by_key["key"]):
+        for secret in secret_parts(raw):
+            assert secret not in text
+
+
+def test_refused_escalations_are_audited_without_the_key(app, client, owner):
+    caller = create_key(client, owner.headers, scopes=MANAGE)
+    response = client.post(KEYS, json={"name": "x", "scopes": ["audit:read"]}, headers=key_headers(caller["key"]))
+    assert_error(response, 403)
+
+    [refused] = audit_events(app, "api_key.escalation_refused")
+
+    assert (refused["tenant_id"], refused["actor"]) == (owner.tenant_id, caller["id"])
+    assert "audit:read" in refused["details"]["reason"]
+    assert caller["key"] not in repr(refused) and caller["key"][16:-4] not in repr(refused)
+    assert audit_events(app, "api_key.created")[-1]["subject"] == caller["id"]  # no key was made
+
+
+# --- last_used_at -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def update_counter(app) -> Iterator[list[str]]:
+    """UPDATE statements on api_keys, as executed."""
+    statements: list[str] = []
+
+    def listen(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("UPDATE") and "api_keys" in statement:
+            statements.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+        event.listen(engine, "before_cursor_execute", listen)
+    yield statements
+    event.remove(engine, "before_cursor_execute", listen)
+
+
+def last_used(app, key_id: str) -> datetime | None:
+    with app.app_context():
+        value = db.session.scalar(select(ApiKey.last_used_at).where(ApiKey.id == key_id))
+        db.session.rollback()
+        return value
+
+
+def test_last_used_at_is_written_at_most_once_a_minute(app, client, owner, update_counter):
+    recorder = app.extensions["outter_auth"].last_used
+    recorder.flush()  # drain what earlier tests queued
+    update_counter.clear()
+    now = freeze_now()
+    created = create_key(client, owner.headers)
+    assert last_used(app, created["id"]) is None
+
+    assert_key_works(client, created["key"])
+    recorder.flush()
+    assert last_used(app, created["id"]) == now
+    assert parse_time(get_key(client, owner.headers, created["id"])["last_used_at"]) == now
+    assert len(update_counter) == 1
+
+    update_counter.clear()
+    clock.advance(30)
+    assert_key_works(client, created["key"])
+    assert_key_works(client, created["key"])
+    recorder.flush()
+    assert update_counter == []  # within a minute: no write at all
+    assert last_used(app, created["id"]) == now
+
+    clock.advance(31)  # 61 s after the first use
+    assert_key_works(client, created["key"])
+    recorder.flush()
+    assert len(update_counter) == 1
+    assert last_used(app, created["id"]) == now + timedelta(seconds=61)
+
+
+def test_last_used_at_is_not_set_by_refused_or_management_reads(app, client, owner):
+    recorder = app.extensions["outter_auth"].last_used
+    recorder.flush()
+    created = create_key(client, owner.headers)
+    get_key(client, owner.headers, created["id"])
+    assert client.get(ME, headers=key_headers(bad_checksum(created["key"]))).status_code == 401
+
+    recorder.flush()
+
+    assert last_used(app, created["id"]) is None
+
+
+# --- pepper rotation --------------------------------------------------------------------
+
+OLD_PEPPER = "old-pepper-0123456789abcdefghijklmnop"
+NEW_PEPPER = "new-pepper-qrstuvwxyz9876543210ABCDEF"
+
+
+@pytest.fixture
+def app_with(base_config, app) -> Iterator[Callable[..., Flask]]:
+    made: list[Flask] = []
+
+    def build(**settings: Any) -> Flask:
+        extra = create_app({**base_config, **settings})
+        made.append(extra)
+        return extra
+
+    yield build
+    for extra in made:
+        with extra.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+def stored(app, key_id: str) -> tuple[bytes, str]:
+    with app.app_context():
+        digest, pepper_id = db.session.execute(select(ApiKey.digest, ApiKey.pepper_id).where(ApiKey.id == key_id)).one()
+        db.session.rollback()
+        return bytes(digest), pepper_id
+
+
+def hmac_sha256(pepper: str, raw: str) -> bytes:
+    return hmac.new(pepper.encode(), raw.encode(), hashlib.sha256).digest()
+
+
+def test_pepper_rotation_moves_keys_to_the_new_pepper_on_use(app, owner, app_with):
+    old_app = app_with(api_key_pepper=OLD_PEPPER)
+    created = create_key(old_app.test_client(), owner.headers)
+    raw = created["key"]
+    digest, pepper_id = stored(app, created["id"])
+    assert digest == hmac_sha256(OLD_PEPPER, raw)
+    assert_key_works(old_app.test_client(), raw)
+
+    # With neither pepper the key is unknown.
+    assert_key_refused(me(app.test_client(), raw), "unknown")  # no pepper at all
+    assert_key_refused(me(app_with(api_key_pepper=NEW_PEPPER).test_client(), raw), "unknown")  # only the new one
+    assert stored(app, created["id"]) == (digest, pepper_id)
+
+    rotated = app_with(api_key_pepper=NEW_PEPPER, api_key_old_peppers=OLD_PEPPER)
+    assert_key_works(rotated.test_client(), raw)
+
+    new_digest, new_pepper_id = stored(app, created["id"])
+    assert new_digest == hmac_sha256(NEW_PEPPER, raw)
+    assert new_pepper_id != pepper_id
+    assert OLD_PEPPER not in new_pepper_id and NEW_PEPPER not in new_pepper_id
+    assert_key_works(rotated.test_client(), raw)  # again, now under the current pepper
+    assert_key_works(app_with(api_key_pepper=NEW_PEPPER).test_client(), raw)  # the old pepper can go
+    assert_key_refused(me(app_with(api_key_pepper=OLD_PEPPER).test_client(), raw), "unknown")
+
+
+def test_keys_made_after_a_pepper_rotation_use_the_new_pepper(app, owner, app_with):
+    rotated = app_with(api_key_pepper=NEW_PEPPER, api_key_old_peppers=OLD_PEPPER)
+
+    created = create_key(rotated.test_client(), owner.headers)
+
+    assert stored(app, created["id"])[0] == hmac_sha256(NEW_PEPPER, created["key"])
+    assert_key_refused(me(app_with(api_key_pepper=OLD_PEPPER).test_client(), created["key"]), "unknown")
+
+
+# --- introspection ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def acme_client(app, owner) -> tuple[str, str]:
+    return confidential_client(app, "acme")
+
+
+def test_introspection_of_an_active_key(client, owner, project, acme_client):
+    now = freeze_now()
+    created = create_key(
+        client,
+        owner.headers,
+        scopes=["content:generate", "content:read"],
+        environment="test",
+        project_id=project,
+        expires_in=3600,
+    )
+
+    body = introspect(client, acme_client, created["key"])
+
+    assert body["active"] is True
+    assert body["token_type"] == "api_key"
+    assert body["tenant_id"] == owner.tenant_id
+    assert body["scope"].split() == ["content:generate", "content:read"]
+    assert body["environment"] == "test"
+    assert body.get("project_id") == project
+    assert body.get("exp") == int((now + timedelta(seconds=3600)).timestamp())
+    assert created["key"] not in repr(body)
+
+
+def test_introspection_of_a_tenant_wide_key(client, owner, acme_client):
+    created = create_key(client, owner.headers, scopes=["content:generate"])
+
+    body = introspect(client, acme_client, created["key"])
+
+    assert (body["active"], body["token_type"], body["environment"], body["scope"]) == (
+        True,
+        "api_key",
+        "live",
+        "content:generate",
+    )
+
+
+@pytest.mark.parametrize("state", ["revoked", "expired", "rotated-without-grace"])
+def test_introspection_of_a_dead_key_is_inactive(client, owner, acme_client, state):
+    freeze_now()
+    created = create_key(client, owner.headers, expires_in=3600)
+    assert introspect(client, acme_client, created["key"])["active"] is True
+    if state == "revoked":
+        assert client.delete(f"{KEYS}/{created['id']}", headers=owner.headers).status_code == 204
+    elif state == "expired":
+        clock.advance(3600)
+    else:
+        assert rotate(client, owner.headers, created["id"]).status_code == 201
+
+    assert introspect(client, acme_client, created["key"]) == {"active": False}
+
+
+def test_introspection_of_another_tenants_key_is_inactive(client, owner, other_owner, acme_client):
+    theirs = create_key(client, other_owner.headers, scopes=["content:generate"])
+
+    assert introspect(client, acme_client, theirs["key"]) == {"active": False}
+    assert_key_works(client, theirs["key"])  # it is a live key: only its tenant may learn about it
+
+
+@pytest.mark.parametrize("token", ["unknown", "bad-checksum"])
+def test_introspection_of_unknown_or_malformed_keys_is_inactive(client, owner, acme_client, token):
+    created = create_key(client, owner.headers)
+    value = unknown_key() if token == "unknown" else bad_checksum(created["key"])
+
+    assert introspect(client, acme_client, value) == {"active": False}
