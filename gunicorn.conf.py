@@ -26,3 +26,5 @@ errorlog = "-"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 # Load the app once in the master so a bad configuration stops start-up with its reason.
 preload_app = True
+# No per-user control socket: several instances on one host would share it otherwise.
+control_socket_disable = True

@@ -9,7 +9,8 @@ key and omit ``kid``), refresh tokens are rotated by ``services.sessions``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
@@ -25,6 +26,7 @@ from authlib.oauth2.rfc6749.errors import (
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from flask import Flask, Response, current_app
+from flask import request as flask_request
 
 from outter_auth.api.base import request_origin
 from outter_auth.extensions import db
@@ -37,6 +39,7 @@ from outter_auth.services.exceptions import AccountDisabled, InvalidCredentials,
 from outter_auth.services.token_lookup import TokenRecord, lookup
 
 REALM = "outter"
+CLIENT_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 SECRET_METHODS = ["client_secret_basic", "client_secret_post"]
 ALL_METHODS = [*SECRET_METHODS, "none"]
 NO_STORE = [("Cache-Control", "no-store"), ("Pragma", "no-cache")]
@@ -82,7 +85,8 @@ class Client(ClientMixin):  # type: ignore[misc]
 def _query_client(client_id: str) -> Client | None:
     state = runtime()
     state.invalidation.start()
-    info = state.client_cache.get(client_id) if len(client_id) <= 64 else None
+    # Ids are checked by shape first: NUL bytes or megabytes never reach the database.
+    info = state.client_cache.get(client_id) if CLIENT_ID.fullmatch(client_id) else None
     return Client(info, state.settings.api_key_pepper) if info else None
 
 
@@ -211,8 +215,8 @@ def _generate_token(
             requested_scopes=scope.split() if scope else list(client.info.scopes),
             origin=request_origin(),
         )
-    else:  # refresh_token: ``user`` is the already rotated session
-        active = user
+    else:  # refresh_token: ``user`` is the already rotated session; the client may have lost scopes since
+        active = replace(user, scopes=tuple(s for s in user.scopes if s in client.info.scopes))
     access_token = issue_session_token(active)
     body = _body(access_token, active.scopes)
     if include_refresh_token and client.check_grant_type("refresh_token"):
@@ -247,10 +251,26 @@ def _body(access_token: str, scopes: tuple[str, ...]) -> dict[str, Any]:
 
 def _lookup(token: str, hint: str | None) -> TokenRecord | None:
     state = runtime()
-    return lookup(db.session, token, hint, state.keystore.ring(), state.token_settings, state.peppers)
+    return lookup(
+        db.session,
+        token,
+        hint,
+        state.keystore.ring(),
+        state.token_settings,
+        state.peppers,
+        state.settings.session_idle_timeout,
+    )
 
 
-class Revocation(RevocationEndpoint):  # type: ignore[misc]
+class HintIsAdvisory:
+    """RFC 7009 §2.1 and RFC 7662 §2.1: an unknown ``token_type_hint`` is ignored, not refused."""
+
+    def check_params(self, request: Any, client: Client) -> None:
+        if "token" not in request.form:
+            raise InvalidRequestError("missing token")
+
+
+class Revocation(HintIsAdvisory, RevocationEndpoint):  # type: ignore[misc]
     """RFC 7009. A client can revoke only tokens issued to it; anything else is a quiet 200."""
 
     CLIENT_AUTH_METHODS = ALL_METHODS
@@ -269,7 +289,7 @@ class Revocation(RevocationEndpoint):  # type: ignore[misc]
             sessions.revoke_access_token(db.session, token.jti, token.expires_at)
 
 
-class Introspection(IntrospectionEndpoint):  # type: ignore[misc]
+class Introspection(HintIsAdvisory, IntrospectionEndpoint):  # type: ignore[misc]
     """RFC 7662. A client learns only about tokens of its own tenant."""
 
     CLIENT_AUTH_METHODS = SECRET_METHODS
@@ -293,7 +313,16 @@ class OutterAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         if not oauth_request.payload.grant_type:
             # Authlib would say unsupported_grant_type; RFC 6749 §5.2 says a missing one is invalid_request.
             return self.handle_error_response(oauth_request, InvalidRequestError("missing grant_type"))
+        ambiguity = _ambiguity()
+        if ambiguity:
+            return self.handle_error_response(oauth_request, InvalidRequestError(ambiguity))
         return super().create_token_response(request)
+
+    def create_endpoint_response(self, name: str, request: Any = None) -> Response:
+        ambiguity = _ambiguity()
+        if ambiguity:
+            return self.handle_error_response(self.create_oauth2_request(request), InvalidRequestError(ambiguity))
+        return super().create_endpoint_response(name, request)
 
     def handle_error_response(self, request: Any, error: OAuth2Error) -> Response:
         if isinstance(error, InvalidClientError):
@@ -312,6 +341,16 @@ class OutterAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         response.headers["Cache-Control"] = "no-store"
         response.headers["Pragma"] = "no-cache"
         return response
+
+
+def _ambiguity() -> str | None:
+    """RFC 6749 §3.2 and §2.3: no parameter twice, no two client authentication methods."""
+    repeated = [name for name, values in flask_request.form.lists() if len(values) > 1]
+    if repeated:
+        return f"parameter sent more than once: {', '.join(sorted(repeated))}"
+    if flask_request.authorization is not None and "client_secret" in flask_request.form:
+        return "use one client authentication method, not both Basic and client_secret"
+    return None
 
 
 def config_oauth(app: Flask) -> None:

@@ -47,6 +47,9 @@ class InvalidationBus:
             self._client = redis.Redis.from_url(self._url, socket_connect_timeout=1, socket_timeout=2)
             self.subscribed.clear()
             threading.Thread(target=self._listen, name="api-key-invalidation", daemon=True).start()
+        # Serve the first request only once subscribed (or after a second without Redis), so
+        # what it caches cannot predate an invalidation this process could not hear.
+        self.subscribed.wait(timeout=1.0)
 
     def publish(self, kind: str, object_id: str) -> None:
         """Tell every process that an object changed; best effort (the TTL is the fallback)."""

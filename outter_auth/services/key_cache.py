@@ -75,6 +75,7 @@ class KeyVerifier:
         self._cache: TTLCache[bytes, object] = TTLCache(MAX_ENTRIES, ttl or 1, timer=time.monotonic)
         self._digests_by_id: dict[str, bytes] = {}
         self._lock = threading.Lock()
+        self._generation = 0  # bumped by every invalidation, so a racing read is not cached
         self.db_lookups = 0  # for tests and the benchmark
 
     def verify(self, raw: object) -> KeySnapshot:
@@ -98,10 +99,15 @@ class KeyVerifier:
 
     def _fetch(self, raw: str, digest: bytes) -> object:
         self.db_lookups += 1
+        with self._lock:
+            generation = self._generation
         snapshot = self._load(raw)
         found: object = snapshot if snapshot is not None else _UNKNOWN
         if self._enabled:
             with self._lock:
+                if generation != self._generation:
+                    # An invalidation arrived while we read: what we read may predate it.
+                    return found
                 self._cache[digest] = found
                 if snapshot is not None:
                     self._digests_by_id[snapshot.id] = digest
@@ -110,11 +116,13 @@ class KeyVerifier:
     def forget(self, key_id: str) -> None:
         """Drop a key's cached result (it was revoked, rotated or changed)."""
         with self._lock:
+            self._generation += 1
             digest = self._digests_by_id.pop(key_id, None)
             if digest is not None:
                 self._cache.pop(digest, None)
 
     def clear(self) -> None:
         with self._lock:
+            self._generation += 1
             self._cache.clear()
             self._digests_by_id.clear()

@@ -61,6 +61,9 @@ def authenticate_password(
     once the password is right do we say anything about the account itself.
     ``client_tenant_id`` confines a tenant's own first-party client to its tenant.
     """
+    if "\x00" in email:  # PostgreSQL refuses NUL in text: no such user, at the same cost
+        passwords.burn_time(bcrypt_rounds)
+        raise InvalidCredentials()
     user = (
         db.scalars(
             select(User)
@@ -252,6 +255,22 @@ def _add_refresh_token(db: DbSession, session: Session, now: datetime) -> str:
     token = secrets.token_urlsafe(REFRESH_TOKEN_BYTES)
     db.add(RefreshToken(session_id=session.id, token_digest=refresh_token_digest(token), created_at=now))
     return token
+
+
+def membership_is_active(db: DbSession, session: Session) -> bool:
+    """The session's user and membership are both still active."""
+    return _active_membership(db, session) is not None
+
+
+def is_refreshable(db: DbSession, session: Session, idle_timeout_seconds: int) -> bool:
+    """Whether a refresh of ``session`` would succeed now (introspection asks this)."""
+    now = clock.now()
+    return (
+        session.revoked_at is None
+        and now < session.expires_at
+        and now - session.last_used_at < timedelta(seconds=idle_timeout_seconds)
+        and membership_is_active(db, session)
+    )
 
 
 def _active_membership(db: DbSession, session: Session) -> Membership | None:

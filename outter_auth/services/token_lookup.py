@@ -8,7 +8,6 @@ from typing import Any
 
 from sqlalchemy.orm import Session as DbSession
 
-from outter_auth import clock
 from outter_auth.models import Session
 from outter_auth.services import api_key_format, api_keys, sessions, tokens
 from outter_auth.services.signing_keys import KeyRing
@@ -33,6 +32,7 @@ def lookup(
     ring: KeyRing,
     settings: tokens.TokenSettings,
     peppers: api_keys.Peppers | None = None,
+    idle_timeout_seconds: int = 7 * 24 * 3600,
 ) -> TokenRecord | None:
     """The token's record, or None if it is not one of ours. The hint only orders the tries."""
     if peppers is not None and api_key_format.KEY_PATTERN.fullmatch(token):
@@ -42,7 +42,7 @@ def lookup(
         (_access_token, _refresh_token) if looks_like_jwt or hint == "access_token" else (_refresh_token, _access_token)
     )
     for find in order:
-        record = find(db, token, ring, settings)
+        record = find(db, token, ring, settings, idle_timeout_seconds)
         if record is not None:
             return record
     return None
@@ -72,7 +72,9 @@ def _api_key(db: DbSession, raw: str, peppers: api_keys.Peppers) -> TokenRecord 
     return TokenRecord(kind="api_key", client_id="", tenant_id=key.tenant_id, active=True, claims=claims)
 
 
-def _access_token(db: DbSession, token: str, ring: KeyRing, settings: tokens.TokenSettings) -> TokenRecord | None:
+def _access_token(
+    db: DbSession, token: str, ring: KeyRing, settings: tokens.TokenSettings, idle_timeout_seconds: int
+) -> TokenRecord | None:
     try:
         claims = tokens.verify_access_token(token, ring, settings)
     except tokens.InvalidToken:
@@ -81,7 +83,7 @@ def _access_token(db: DbSession, token: str, ring: KeyRing, settings: tokens.Tok
     active = not sessions.is_access_token_revoked(db, jti)
     if active and "sid" in claims:
         session = db.get(Session, claims["sid"])
-        active = session is not None and session.revoked_at is None
+        active = session is not None and session.revoked_at is None and sessions.membership_is_active(db, session)
     return TokenRecord(
         kind="access_token",
         client_id=str(claims["client_id"]),
@@ -94,13 +96,14 @@ def _access_token(db: DbSession, token: str, ring: KeyRing, settings: tokens.Tok
     )
 
 
-def _refresh_token(db: DbSession, token: str, ring: KeyRing, settings: tokens.TokenSettings) -> TokenRecord | None:
+def _refresh_token(
+    db: DbSession, token: str, ring: KeyRing, settings: tokens.TokenSettings, idle_timeout_seconds: int
+) -> TokenRecord | None:
     found = sessions.find_refresh_token(db, token)
     if found is None:
         return None
     refresh, session = found
-    now = clock.now()
-    active = refresh.used_at is None and session.revoked_at is None and now < session.expires_at
+    active = refresh.used_at is None and sessions.is_refreshable(db, session, idle_timeout_seconds)
     claims = {
         "token_type": "refresh_token",
         "client_id": session.client_id,

@@ -1,0 +1,382 @@
+"""nginx in front of the Outter services (deploy/nginx/), end to end over real HTTP.
+
+nginx as it ships in deploy/nginx/ (only the three addresses rendered in), gunicorn serving
+``wsgi:app`` with two workers on the test database and Redis, and an upstream that echoes the
+headers it received. Everything the test needs is made through the service's own HTTP API
+(login, projects, API keys), except the first owner, who is made like the CLI would.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+import zlib
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from flask import Flask
+
+from tests.factories import PASSWORD, Factory
+from tests.integration.servers import (
+    REDIS_URL,
+    Echo,
+    Gateway,
+    Service,
+    echo_upstream,
+    gunicorn,
+    nginx,
+    redis_reachable,
+    service_env,
+    wait_for,
+)
+
+pytestmark = pytest.mark.skipif(shutil.which("nginx") is None, reason="nginx is not installed (apt-get install nginx)")
+
+EMAIL = "owner@acme.test"
+CHECK = "/api/auth/gateway/check"
+IDENTITY = (
+    "X-Outter-Tenant-Id",
+    "X-Outter-Project-Id",
+    "X-Outter-Environment",
+    "X-Outter-Scopes",
+    "X-Outter-Key-Id",
+    "X-Outter-User-Id",
+    "X-Outter-Client-Id",
+)
+REVOCATION_BOUND = 2.0  # seconds, through nginx, with two gunicorn workers and Redis
+BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
+@dataclass
+class Stack:
+    gateway: Gateway
+    service: Service
+    upstream: Echo
+
+    def get(self, path: str, **headers: str) -> requests.Response:
+        return requests.get(self.gateway.base + path, headers=headers, timeout=10)
+
+
+@pytest.fixture(scope="module")
+def stack(app: Flask, database_url: str, keys_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """Depends on ``app``: the database is migrated, and its rows are cleaned after each test."""
+    root = tmp_path_factory.mktemp("nginx-gateway")
+    env = service_env(database_url, keys_dir, OUTTER_REDIS_URL=REDIS_URL)
+    with (
+        echo_upstream() as upstream,
+        gunicorn(env, root / "service", workers=2) as service,
+        nginx(
+            root / "nginx",
+            auth_addr=service.base.removeprefix("http://"),
+            services_addr=upstream.base.removeprefix("http://"),
+        ) as gateway,
+    ):
+        yield Stack(gateway, service, upstream)
+
+
+@dataclass
+class Owner:
+    user_id: str
+    tenant_id: str
+    token: str
+    project_id: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+@pytest.fixture
+def acme(stack: Stack, make: Factory) -> Owner:
+    """The owner of tenant acme, logged in through nginx, with a project."""
+    user_id = make.user("acme", EMAIL, "owner")
+    login = requests.post(
+        stack.gateway.base + "/api/auth/login", json={"email": EMAIL, "password": PASSWORD}, timeout=10
+    )
+    assert login.status_code == 200, login.text
+    token = login.json()["access_token"]
+    me = requests.get(stack.service.base + "/api/auth/me", headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    assert me.status_code == 200, me.text
+    project = requests.post(
+        stack.service.base + "/api/auth/projects",
+        json={"name": "Content API"},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    )
+    assert project.status_code == 201, project.text
+    return Owner(user_id, me.json()["tenant_id"], token, project.json()["id"])
+
+
+def create_key(stack: Stack, acme: Owner, scopes: list[str], project: bool = True) -> dict[str, Any]:
+    """A new API key through the service's own API: its fields plus the full ``key``."""
+    response = requests.post(
+        stack.service.base + "/api/auth/api-keys",
+        json={"name": "gateway test", "scopes": scopes, "project_id": acme.project_id if project else None},
+        headers=acme.headers,
+        timeout=10,
+    )
+    assert response.status_code == 201, response.text
+    created: dict[str, Any] = response.json()
+    return created
+
+
+def received(response: requests.Response) -> dict[str, list[str]]:
+    """The headers the upstream received (echoed back), by lower-case name, every value kept."""
+    assert response.status_code == 200, response.text
+    assert response.headers["Content-Type"] == "application/json", "not the upstream's answer"
+    headers: dict[str, list[str]] = {}
+    for name, value in response.json()["headers"]:
+        headers.setdefault(name.lower(), []).append(value)
+    return headers
+
+
+def identity(headers: dict[str, list[str]]) -> dict[str, str]:
+    """The X-Outter-* headers that reached the upstream; each must have come exactly once."""
+    found = {}
+    for name in headers:
+        if name.startswith("x-outter-") or name.startswith("x_outter_"):
+            assert len(headers[name]) == 1, f"{name} reached the upstream {len(headers[name])} times"
+            found[name] = headers[name][0]
+    return found
+
+
+def well_formed_key(body: str, environment: str = "live") -> str:
+    """A key of SPEC section 6's shape with a correct checksum, computed here independently."""
+    head = f"outter_{environment}_{body}"
+    value, digits = zlib.crc32(head.encode()), ""
+    while value:
+        value, digit = divmod(value, 62)
+        digits = BASE62[digit] + digits
+    return head + digits.rjust(6, "0")
+
+
+def upstream_calls(stack: Stack, path: str) -> int:
+    return sum(1 for seen in stack.upstream.requests if seen["path"] == path)
+
+
+# -- refusals -------------------------------------------------------------------------------
+
+
+def test_no_credential_is_401_and_never_reaches_the_upstream(stack: Stack):
+    response = stack.get("/things/no-credential")
+
+    assert response.status_code == 401
+    assert "Bearer" in response.headers["WWW-Authenticate"]  # the service's challenge, passed on
+    assert response.json()["code"] == 401  # SPEC section 4's error shape, not an HTML page
+    assert upstream_calls(stack, "/things/no-credential") == 0
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "not-a-key",
+        "outter_live_" + "A" * 38,  # the right shape, a wrong checksum
+        well_formed_key("B" * 32)[:-1] + "x",
+        "outter_prod_" + "A" * 38,
+        "",
+    ],
+)
+def test_malformed_key_is_401(stack: Stack, key: str):
+    response = stack.get("/things/malformed", **{"X-API-Key": key})
+
+    assert response.status_code == 401
+    assert upstream_calls(stack, "/things/malformed") == 0
+
+
+def test_unknown_well_formed_key_is_401(stack: Stack, acme: Owner):
+    response = stack.get("/things/unknown", **{"X-API-Key": well_formed_key("Q" * 32)})
+
+    assert response.status_code == 401
+    assert upstream_calls(stack, "/things/unknown") == 0
+
+
+def test_a_bearer_that_is_not_a_token_of_ours_is_401(stack: Stack):
+    response = stack.get("/things/bad-bearer", Authorization="Bearer abc.def.ghi")
+    assert response.status_code == 401
+    assert upstream_calls(stack, "/things/bad-bearer") == 0
+
+
+# -- what reaches the upstream --------------------------------------------------------------
+
+
+def test_valid_key_reaches_the_upstream_with_its_identity_and_without_the_credential(stack: Stack, acme: Owner):
+    key = create_key(stack, acme, ["content:read", "reports:read"])
+
+    headers = received(stack.get("/things/1?x=1", **{"X-API-Key": key["key"]}))
+
+    assert identity(headers) == {
+        "x-outter-tenant-id": acme.tenant_id,
+        "x-outter-project-id": acme.project_id,
+        "x-outter-environment": "live",
+        "x-outter-scopes": "content:read reports:read",
+        "x-outter-key-id": key["id"],
+    }
+    assert "x-api-key" not in headers
+    assert "authorization" not in headers
+    assert key["key"] not in str(headers)
+
+
+def test_a_key_without_project_sends_no_project_header(stack: Stack, acme: Owner):
+    key = create_key(stack, acme, ["content:read"], project=False)
+
+    found = identity(received(stack.get("/things/2", **{"X-API-Key": key["key"]})))
+
+    assert "x-outter-project-id" not in found
+    assert found["x-outter-key-id"] == key["id"]
+
+
+def test_the_request_body_still_reaches_the_upstream(stack: Stack, acme: Owner):
+    key = create_key(stack, acme, ["content:read"])
+
+    response = requests.post(
+        stack.gateway.base + "/things/upload",
+        data=b'{"hello": "world"}',
+        headers={"X-API-Key": key["key"], "Content-Type": "application/json"},
+        timeout=10,
+    )
+
+    assert response.status_code == 200
+    assert response.json()["method"] == "POST"
+    assert response.json()["body"] == '{"hello": "world"}'
+
+
+def test_spoofed_identity_headers_from_the_client_are_overwritten(stack: Stack, acme: Owner):
+    key = create_key(stack, acme, ["content:read"])
+    spoofed = {
+        "X-Outter-Tenant-Id": "ten_evil",
+        "X-Outter-Project-Id": "prj_evil",
+        "X-Outter-Environment": "test",
+        "X-Outter-Scopes": "api_keys:write users:write",
+        "X-Outter-Key-Id": "key_evil",
+        "X-Outter-User-Id": "usr_admin",
+        "X-Outter-Client-Id": "cli_evil",
+        # WSGI/CGI upstreams read this as X-Outter-Tenant-Id: nginx must drop it.
+        "X_Outter_Tenant_Id": "ten_evil_underscore",
+    }
+
+    found = identity(received(stack.get("/things/3", **spoofed, **{"X-API-Key": key["key"]})))
+
+    assert found == {
+        "x-outter-tenant-id": acme.tenant_id,
+        "x-outter-project-id": acme.project_id,
+        "x-outter-environment": "live",
+        "x-outter-scopes": "content:read",
+        "x-outter-key-id": key["id"],
+    }
+    # Spoofed headers alone are no credential.
+    assert stack.get("/things/4", **spoofed).status_code == 401
+
+
+def test_bearer_jwt_from_login_reaches_the_upstream_as_the_user(stack: Stack, acme: Owner):
+    login = requests.post(
+        stack.gateway.base + "/api/auth/login", json={"email": EMAIL, "password": PASSWORD}, timeout=10
+    )
+    assert login.status_code == 200, login.text
+    body = login.json()
+
+    headers = received(
+        stack.get("/things/5", Authorization=f"Bearer {body['access_token']}", **{"X-Outter-Key-Id": "key_spoofed"})
+    )
+
+    found = identity(headers)
+    assert found["x-outter-user-id"] == acme.user_id
+    assert found["x-outter-tenant-id"] == acme.tenant_id
+    assert found["x-outter-scopes"].split() == body["scope"].split()
+    assert "x-outter-key-id" not in found and "x-outter-client-id" not in found
+    assert "authorization" not in headers
+    assert body["access_token"] not in str(headers)
+
+
+# -- scopes -----------------------------------------------------------------------------------
+
+
+def test_a_location_that_demands_a_scope_answers_403_without_it(stack: Stack, acme: Owner):
+    reader = create_key(stack, acme, ["content:read"])
+    writer = create_key(stack, acme, ["content:read", "content:generate"])
+
+    refused = stack.get("/api/content/articles", **{"X-API-Key": reader["key"]})
+    assert refused.status_code == 403
+    assert refused.json()["code"] == 403
+    # The client cannot lower what the location demands.
+    for sent in ("", "content:read"):
+        response = stack.get("/api/content/articles", **{"X-API-Key": reader["key"], "X-Outter-Required-Scopes": sent})
+        assert response.status_code == 403
+    assert upstream_calls(stack, "/api/content/articles") == 0
+
+    # The same key passes where no scope is demanded; a key with the scope passes here too.
+    assert stack.get("/things/6", **{"X-API-Key": reader["key"]}).status_code == 200
+    allowed = received(stack.get("/api/content/articles", **{"X-API-Key": writer["key"]}))
+    assert identity(allowed)["x-outter-key-id"] == writer["id"]
+    assert "x-outter-required-scopes" not in allowed
+
+
+def test_the_gateway_contract_endpoints_are_not_exposed(stack: Stack, acme: Owner):
+    key = create_key(stack, acme, ["content:read"])
+    assert stack.get(CHECK, **{"X-API-Key": key["key"]}).status_code == 404
+    verify = requests.post(stack.gateway.base + "/api/auth/api-keys/verify", json={"key": key["key"]}, timeout=10)
+    assert verify.status_code == 404
+    assert stack.get("/_outter/check", **{"X-API-Key": key["key"]}).status_code == 404
+
+
+# -- revocation through both gunicorn workers -------------------------------------------------
+
+
+def burst(stack: Stack, path: str, key: str, count: int = 8) -> list[int]:
+    """``count`` concurrent requests: with sync workers busy, both gunicorn workers take some."""
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        return list(pool.map(lambda _: stack.get(path, **{"X-API-Key": key}).status_code, range(count)))
+
+
+def test_a_revoked_key_is_refused_by_every_worker_within_the_bound(stack: Stack, acme: Owner):
+    if reason := redis_reachable():
+        pytest.skip(reason)
+    key = create_key(stack, acme, ["content:read"])
+    mark = len(stack.service.access_lines())
+
+    # Both workers verify the key (and cache it) before it is revoked.
+    def both_workers_served() -> bool:
+        assert burst(stack, "/things/revoke", key["key"]) == [200] * 8
+        return len(stack.service.pids_that_served(CHECK, 200, since=mark)) == 2
+
+    wait_for(both_workers_served, 10, "both gunicorn workers to serve the key")
+
+    revoked = requests.delete(f"{stack.service.base}/api/auth/api-keys/{key['id']}", headers=acme.headers, timeout=10)
+    assert revoked.status_code == 204, revoked.text
+    revoked_at = time.monotonic()
+    mark = len(stack.service.access_lines())
+
+    def refused() -> bool:
+        status = stack.get("/things/revoke", **{"X-API-Key": key["key"]}).status_code
+        assert status in (200, 401), status
+        return status == 401
+
+    wait_for(refused, REVOCATION_BOUND, "the revoked key to be refused through nginx", interval=0.02)
+    assert time.monotonic() - revoked_at <= REVOCATION_BOUND
+    upstream_at_refusal = upstream_calls(stack, "/things/revoke")
+
+    # From then on every request is refused, by both workers.
+    def both_workers_refused() -> bool:
+        assert burst(stack, "/things/revoke", key["key"]) == [401] * 8
+        return len(stack.service.pids_that_served(CHECK, 401, since=mark)) == 2
+
+    wait_for(both_workers_refused, 10, "both gunicorn workers to refuse the revoked key")
+    assert upstream_calls(stack, "/things/revoke") == upstream_at_refusal
+
+
+def test_the_auth_services_own_answers_pass_through_untouched(stack: Stack, acme: Owner):
+    wrong = requests.post(
+        stack.gateway.base + "/api/auth/login", json={"email": EMAIL, "password": "wrong password"}, timeout=10
+    )
+    direct = requests.post(
+        stack.service.base + "/api/auth/login", json={"email": EMAIL, "password": "wrong password"}, timeout=10
+    )
+
+    assert wrong.status_code == direct.status_code == 401
+    assert wrong.json() == direct.json()  # the service's error, not the gateway's
+    jwks = requests.get(stack.gateway.base + "/.well-known/jwks.json", timeout=10)
+    assert jwks.status_code == 200 and jwks.json()["keys"]
