@@ -18,6 +18,7 @@ from outter_auth.config import ConfigError, Settings, load_settings
 from outter_auth.extensions import api, db, migrate
 from outter_auth.runtime import Runtime
 from outter_auth.services.api_keys import Peppers, find_by_raw
+from outter_auth.services.client_tokens import ClientTokenReuse
 from outter_auth.services.clients import ClientCache, ClientInfo, find_client
 from outter_auth.services.invalidation import InvalidationBus
 from outter_auth.services.key_cache import KeySnapshot, KeyVerifier
@@ -61,6 +62,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, serving: bool = True)
         last_used=LastUsedRecorder(partial(_write_last_used, app), background=not settings.is_testing),
         key_verifier=verifier,
         client_cache=ClientCache(settings.api_key_cache_ttl, partial(_load_client, settings)),
+        client_tokens=ClientTokenReuse(settings.client_token_reuse),
         invalidation=InvalidationBus(settings.redis_url, _forget_in(app), _forget_all_in(app)),
     )
     _ensure_signing_key(settings, keystore, serving)

@@ -47,6 +47,9 @@ class Settings:
     secret_key: str = DEFAULT_SECRET_KEY
     redis_url: str = ""
     first_party_client_id: str = "outter-app"
+    # Not in SPEC §9's list: seconds a client_credentials token is handed out again to the
+    # same client for the same scopes (0: a new signature every time). See services/client_tokens.py.
+    client_token_reuse: int = 30
     # Not in SPEC §9's list: how far token clocks may drift (RFC 7519 §4.1.4 "leeway").
     jwt_leeway: int = 30
     # False when OUTTER_ISSUER was not given and the local default is in use.
@@ -86,6 +89,7 @@ _INT_FIELDS = {
     "api_key_cache_ttl": (0, None),
     "jwks_max_age": (0, None),
     "jwt_leeway": (0, 30),
+    "client_token_reuse": (0, 300),
 }
 
 

@@ -197,15 +197,9 @@ def _generate_token(
     state = runtime()
     if grant_type == "client_credentials":
         scopes = tuple(scope.split()) if scope else client.info.scopes
-        access_token, _ = tokens.issue_access_token(
-            state.keystore.ring(),
-            state.token_settings,
-            subject=client.info.id,
-            client_id=client.info.id,
-            scopes=scopes,
-            tenant_id=str(client.info.tenant_id),
-        )
-        return _body(access_token, scopes)
+        active = state.keystore.ring().active_key()
+        kid = str(active.kid) if active is not None else ""
+        return state.client_tokens.get_or_issue(client.info.id, scopes, kid, lambda: _client_token(client, scopes))
     if grant_type == "password":
         active = sessions.start_session(
             db.session,
@@ -222,6 +216,18 @@ def _generate_token(
     if include_refresh_token and client.check_grant_type("refresh_token"):
         body["refresh_token"] = active.refresh_token
     return body
+
+
+def _client_token(client: Client, scopes: tuple[str, ...]) -> tuple[str, dict[str, Any]]:
+    state = runtime()
+    return tokens.issue_access_token(
+        state.keystore.ring(),
+        state.token_settings,
+        subject=client.info.id,
+        client_id=client.info.id,
+        scopes=scopes,
+        tenant_id=str(client.info.tenant_id),
+    )
 
 
 def issue_session_token(active: sessions.ActiveSession) -> str:
@@ -287,6 +293,8 @@ class Revocation(HintIsAdvisory, RevocationEndpoint):  # type: ignore[misc]
             sessions.end_session(db.session, token.session_id)
         elif token.jti and token.expires_at:
             sessions.revoke_access_token(db.session, token.jti, token.expires_at)
+            # A reused client_credentials token must not be handed out again anywhere.
+            runtime().client_changed(token.client_id)
 
 
 class Introspection(HintIsAdvisory, IntrospectionEndpoint):  # type: ignore[misc]
@@ -309,6 +317,7 @@ class Introspection(HintIsAdvisory, IntrospectionEndpoint):  # type: ignore[misc
 
 class OutterAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
     def create_token_response(self, request: Any = None) -> Response:
+        # Authlib's own flow, with two checks first and the request parsed only once.
         oauth_request = self.create_oauth2_request(request)
         if not oauth_request.payload.grant_type:
             # Authlib would say unsupported_grant_type; RFC 6749 §5.2 says a missing one is invalid_request.
@@ -316,7 +325,12 @@ class OutterAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         ambiguity = _ambiguity()
         if ambiguity:
             return self.handle_error_response(oauth_request, InvalidRequestError(ambiguity))
-        return super().create_token_response(request)
+        try:
+            grant = self.get_token_grant(oauth_request)
+            grant.validate_token_request()
+            return self.handle_response(*grant.create_token_response())
+        except OAuth2Error as error:
+            return self.handle_error_response(oauth_request, error)
 
     def create_endpoint_response(self, name: str, request: Any = None) -> Response:
         ambiguity = _ambiguity()

@@ -9,6 +9,7 @@ from flask import current_app
 
 from outter_auth.config import Settings
 from outter_auth.services.api_keys import Peppers
+from outter_auth.services.client_tokens import ClientTokenReuse
 from outter_auth.services.clients import ClientCache
 from outter_auth.services.invalidation import InvalidationBus
 from outter_auth.services.key_cache import KeyVerifier
@@ -26,6 +27,7 @@ class Runtime:
     last_used: LastUsedRecorder
     key_verifier: KeyVerifier
     client_cache: ClientCache
+    client_tokens: ClientTokenReuse
     invalidation: InvalidationBus
 
     def api_key_changed(self, key_id: str) -> None:
@@ -36,6 +38,7 @@ class Runtime:
     def client_changed(self, client_id: str) -> None:
         """An OAuth client was changed, deleted or got a new secret: likewise."""
         self.client_cache.forget(client_id)
+        self.client_tokens.forget(client_id)
         self.invalidation.publish("client", client_id)
 
     def forget(self, kind: str, object_id: str) -> None:
@@ -44,10 +47,12 @@ class Runtime:
             self.key_verifier.forget(object_id)
         elif kind == "client":
             self.client_cache.forget(object_id)
+            self.client_tokens.forget(object_id)
 
     def forget_all(self) -> None:
         self.key_verifier.clear()
         self.client_cache.clear()
+        self.client_tokens.clear()
 
 
 def runtime() -> Runtime:

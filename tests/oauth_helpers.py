@@ -134,14 +134,14 @@ def assert_no_store(response: Any) -> None:
     assert response.headers.get("Cache-Control") == "no-store", dict(response.headers)
 
 
-def assert_token_response(response: Any, *, refresh: bool = True) -> dict[str, Any]:
+def assert_token_response(response: Any, *, refresh: bool = True, expires_in: int = 900) -> dict[str, Any]:
     """A successful RFC 6749 §5.1 answer."""
     assert response.status_code == 200, response.get_data(as_text=True)
     assert response.mimetype == "application/json"
     assert_no_store(response)
     body = response.get_json()
     assert body["token_type"] == "Bearer"
-    assert body["expires_in"] == 900
+    assert body["expires_in"] == expires_in
     assert isinstance(body["access_token"], str) and body["access_token"].count(".") == 2
     assert isinstance(body["scope"], str)
     if refresh:

@@ -10,14 +10,35 @@ from flask import Response, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from outter_auth import clock
 from outter_auth.oauth import AUTH_METHODS_SUPPORTED, GRANT_TYPES_SUPPORTED, SECRET_METHODS
 from outter_auth.runtime import runtime
 from outter_auth.scopes import MANAGEMENT_SCOPES
 
 blp = Blueprint("wellknown", __name__, url_prefix="/.well-known", description="Discovery and public keys")
 
-# The JWKS body only changes when the set of published keys does; cache it per set.
-_jwks_cache: dict[tuple[str, ...], tuple[bytes, str]] = {}
+# The JWKS body changes only when the set of published keys does; gateways fetch it
+# often, so it is built once per key set and the published set re-derived at most
+# once a second (a retired key leaves on a whole-second boundary anyway).
+_bodies: dict[tuple[str, ...], tuple[bytes, str]] = {}
+_current: dict[int, tuple[int, bytes, str]] = {}
+
+
+def _jwks_body() -> tuple[bytes, str]:
+    ring = runtime().keystore.ring()
+    second = clock.timestamp()  # the clock the key states are derived from
+    current = _current.get(id(ring))
+    if current is not None and current[0] == second:
+        return current[1], current[2]
+    jwks = ring.published_jwks()
+    kids = tuple(key["kid"] for key in jwks["keys"])
+    built = _bodies.get(kids)
+    if built is None:
+        body = json.dumps(jwks, separators=(",", ":")).encode()
+        built = _bodies[kids] = (body, hashlib.sha256(body).hexdigest()[:32])
+    _current.clear()  # one ring at a time: old snapshots are not kept alive
+    _current[id(ring)] = (second, *built)
+    return built
 
 
 @blp.route("/jwks.json")
@@ -30,18 +51,14 @@ class Jwks(MethodView):
         Cacheable for ``OUTTER_JWKS_MAX_AGE`` seconds; answers 304 to a matching
         ``If-None-Match``.
         """
-        state = runtime()
-        jwks = state.keystore.ring().published_jwks()
-        kids = tuple(key["kid"] for key in jwks["keys"])
-        cached = _jwks_cache.get(kids)
-        if cached is None:
-            body = json.dumps(jwks, separators=(",", ":")).encode()
-            cached = _jwks_cache[kids] = (body, hashlib.sha256(body).hexdigest()[:32])
-        body, etag = cached
-        response = Response(body, mimetype="application/json")
-        response.headers["Cache-Control"] = f"public, max-age={state.settings.jwks_max_age}"
-        response.set_etag(etag)
-        return response.make_conditional(request)
+        body, etag = _jwks_body()
+        headers = {
+            "Cache-Control": f"public, max-age={runtime().settings.jwks_max_age}",
+            "ETag": f'"{etag}"',
+        }
+        if request.if_none_match.contains_weak(etag):  # RFC 9110 §13.1.2: weak comparison
+            return Response(status=304, headers=headers)
+        return Response(body, mimetype="application/json", headers=headers)
 
 
 def server_metadata() -> dict[str, Any]:

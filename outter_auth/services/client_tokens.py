@@ -1,0 +1,61 @@
+"""Reuse of client_credentials access tokens for a short while (``OUTTER_CLIENT_TOKEN_REUSE``).
+
+A machine client asking again for a token with the same scopes within a few
+seconds gets the token it was just given (with ``expires_in`` counted down)
+instead of a fresh RS256 signature: the signature is most of the token
+endpoint's cost, and clients that fetch a token per call are common. The token
+is the same token, so nothing about it changes: revoking it revokes it for every
+holder, all of whom are that one client. Entries are per process, dropped when
+the client changes, is deleted, rotates its secret or revokes a token, and when
+the signing key changes. ``0`` turns reuse off.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from outter_auth import clock
+
+Issue = Callable[[], tuple[str, dict[str, Any]]]
+
+
+class ClientTokenReuse:
+    def __init__(self, reuse_seconds: int) -> None:
+        self._reuse = reuse_seconds
+        self._lock = threading.Lock()
+        # client_id -> (kid, *scopes) -> (token, claims, issued at)
+        self._tokens: dict[str, dict[tuple[str, ...], tuple[str, dict[str, Any], int]]] = {}
+
+    def get_or_issue(self, client_id: str, scopes: tuple[str, ...], kid: str, issue: Issue) -> dict[str, Any]:
+        """A reusable token of ``client_id`` for ``scopes`` signed by ``kid``, or a new one."""
+        key = (kid, *sorted(scopes))
+        now = clock.timestamp()
+        if self._reuse > 0:
+            with self._lock:
+                found = self._tokens.get(client_id, {}).get(key)
+            if found is not None and 0 <= now - found[2] < self._reuse:
+                return _body(found[0], found[1])
+        token, claims = issue()
+        if self._reuse > 0:
+            with self._lock:
+                self._tokens.setdefault(client_id, {})[key] = (token, claims, now)
+        return _body(token, claims)
+
+    def forget(self, client_id: str) -> None:
+        with self._lock:
+            self._tokens.pop(client_id, None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._tokens.clear()
+
+
+def _body(token: str, claims: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "access_token": token,
+        "token_type": "Bearer",
+        "expires_in": max(0, int(claims["exp"]) - clock.timestamp()),
+        "scope": claims["scope"],
+    }
