@@ -256,14 +256,28 @@ def main() -> None:
         service.stop()
         services.remove(service)
 
-        # Cache misses: no cache, a random key of 100 vs of many per request.
-        miss = Service({**env, "OUTTER_API_KEY_CACHE_TTL": "0"}, free_port(), str(workdir / "gunicorn-miss.log"))
+        # No caches at all: API-key misses (a random key of 100 vs of many per request), and
+        # the token endpoint signing every token (no client_credentials reuse).
+        miss = Service(
+            {**env, "OUTTER_API_KEY_CACHE_TTL": "0", "OUTTER_CLIENT_TOKEN_REUSE": "0"},
+            free_port(),
+            str(workdir / "gunicorn-miss.log"),
+        )
         services.append(miss)
         rows["verify (miss, 100 keys)"] = measure(
             miss.port, args, method="POST", path="/api/auth/api-keys/verify", keys_file=str(workdir / "keys100.txt")
         )
         rows[f"verify (miss, {args.keys} keys)"] = measure(
             miss.port, args, method="POST", path="/api/auth/api-keys/verify", keys_file=str(workdir / "keysmany.txt")
+        )
+        rows["token (client_credentials, no reuse)"] = measure(
+            miss.port,
+            args,
+            method="POST",
+            path="/oauth/token",
+            body="grant_type=client_credentials",
+            content_type="application/x-www-form-urlencoded",
+            auth=auth,
         )
         miss.stop()
         services.remove(miss)
@@ -323,6 +337,8 @@ def report(rows: dict[str, dict], rss: list[float], args: argparse.Namespace) ->
         goals.append(
             ("token ≥ 1.0 × oidc-provider", ratio("token (client_credentials)", "peer: oidc-provider token"), 1.0)
         )
+        no_reuse = ratio("token (client_credentials, no reuse)", "peer: oidc-provider token")
+        goals.append(("(the same, signing every token: reuse off)", no_reuse, 1.0))
     print("| goal | measured | met |\n|---|---:|---|")
     for name, value, target in goals:
         print(f"| {name} | {value:.2f} | {'yes' if value >= target else 'NO'} |")
