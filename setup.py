@@ -25,6 +25,8 @@ setup(
         "psycopg[binary]>=3.2,<4",
         "gunicorn>=23",
         "swagger-ui-bundle>=1.1,<2",
+        "cachetools>=5.3",
+        "redis>=5",
     ],
     extras_require={
         "dev": [

@@ -100,7 +100,8 @@ class ClientCache:
         if self._enabled:
             with self._lock:
                 if client_id in self._cache:
-                    return self._cache[client_id]
+                    cached: ClientInfo | None = self._cache[client_id]
+                    return cached
         info = self._load(client_id)
         if self._enabled:
             with self._lock:

@@ -32,7 +32,7 @@ def verify_bearer(token: str) -> dict[str, Any]:
     state = current_app.extensions["outter_auth"]
     fingerprint = hashlib.sha256(f"{id(state)}:{token}".encode()).digest()
     with _lock:
-        claims = _cache.get(fingerprint)
+        claims: dict[str, Any] | None = _cache.get(fingerprint)
     if claims is not None:
         if claims["exp"] + state.token_settings.leeway > clock.timestamp():
             return claims
