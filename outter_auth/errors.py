@@ -6,11 +6,12 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from flask import Flask, request
+from flask import Flask, Response, request
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from werkzeug.exceptions import UnsupportedMediaType, default_exceptions
 
 from outter_auth.auth import AuthenticationFailed, InsufficientScope
-from outter_auth.extensions import api
+from outter_auth.extensions import api, db
 from outter_auth.services import exceptions as domain
 from outter_auth.services.signing_keys import SigningKeyError
 from outter_auth.services.tokens import NoSigningKey
@@ -52,7 +53,10 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(AuthenticationFailed, _unauthenticated)
     app.register_error_handler(NoSigningKey, _signing_unavailable)
     app.register_error_handler(SigningKeyError, _signing_unavailable)
+    app.register_error_handler(OperationalError, _database_unavailable)
+    app.register_error_handler(InterfaceError, _database_unavailable)
     app.before_request(_require_json_body)
+    app.after_request(_security_headers)
 
 
 def _respond_with(status: int) -> Handler:
@@ -80,6 +84,29 @@ def _unauthenticated(error: AuthenticationFailed) -> Any:
 def _signing_unavailable(error: Exception) -> Any:
     log.error("cannot sign or verify tokens: %s", error)
     return error_response(503, "token signing is unavailable")
+
+
+def _database_unavailable(error: Exception) -> Any:
+    """The database is unreachable: 503, never a 500 and never a guess (SPEC §7: no 200 for
+    a key we cannot check). The pool's pre-ping reconnects by itself once it is back."""
+    log.error("database unavailable: %s", type(error).__name__)
+    try:
+        db.session.rollback()
+    except SQLAlchemyError:  # the connection is gone; the session is discarded at teardown
+        pass
+    if request.path == "/api/auth/gateway/check":  # auth subrequests get empty bodies
+        return Response(b"", status=503, headers={"Retry-After": "5", "Cache-Control": "no-store"})
+    return error_response(503, "the service is temporarily unavailable", {"Retry-After": "5"})
+
+
+def _security_headers(response: Response) -> Response:
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    # Tokens, keys and secrets travel in API responses: no cache may keep any of them.
+    if request.path.startswith(("/api/", "/oauth/")):
+        response.headers.setdefault("Cache-Control", "no-store")
+    if request.is_secure:
+        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+    return response
 
 
 def _require_json_body() -> None:
