@@ -36,12 +36,12 @@ class ClientTokenReuse:
             with self._lock:
                 found = self._tokens.get(client_id, {}).get(key)
             if found is not None and 0 <= now - found[2] < self._reuse:
-                return _body(found[0], found[1])
+                return _body(found[0], found[1], now)
         token, claims = issue()
         if self._reuse > 0:
             with self._lock:
                 self._tokens.setdefault(client_id, {})[key] = (token, claims, now)
-        return _body(token, claims)
+        return _body(token, claims, now)
 
     def forget(self, client_id: str) -> None:
         with self._lock:
@@ -52,10 +52,12 @@ class ClientTokenReuse:
             self._tokens.clear()
 
 
-def _body(token: str, claims: dict[str, Any]) -> dict[str, Any]:
+def _body(token: str, claims: dict[str, Any], now: int) -> dict[str, Any]:
+    # Counted from the token's own iat for a fresh token (a second ticking over while it was
+    # signed must not shave one off), from now for a token handed out again.
     return {
         "access_token": token,
         "token_type": "Bearer",
-        "expires_in": max(0, int(claims["exp"]) - clock.timestamp()),
+        "expires_in": max(0, int(claims["exp"]) - max(now, int(claims["iat"]))),
         "scope": claims["scope"],
     }
