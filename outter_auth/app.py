@@ -158,6 +158,7 @@ def _ensure_signing_key(settings: Settings, keystore: KeyStore, serving: bool) -
 def _register_api(app: Flask) -> None:
     from outter_auth.api import (
         api_keys,
+        audit,
         clients,
         docs,
         gateway,
@@ -180,5 +181,5 @@ def _register_api(app: Flask) -> None:
     api.spec.components.security_scheme("clientBasic", {"type": "http", "scheme": "basic"})
     config_oauth(app)
     app.register_blueprint(docs.blp)
-    for module in (health, wellknown, gateway, oauth, sessions, tenant, projects, users, clients, api_keys):
+    for module in (health, wellknown, gateway, oauth, sessions, tenant, projects, users, clients, api_keys, audit):
         api.register_blueprint(module.blp)

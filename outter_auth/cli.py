@@ -15,9 +15,10 @@ import click
 from flask import Flask
 from flask.cli import FlaskGroup, with_appcontext
 
+from outter_auth import clock
 from outter_auth.extensions import db
 from outter_auth.runtime import runtime
-from outter_auth.services import api_keys, audit, clients, tenancy, users
+from outter_auth.services import api_keys, audit, clients, sessions, tenancy, users
 from outter_auth.services.exceptions import DomainError
 from outter_auth.services.signing_keys import SigningKeyError, kong_declarative_config
 
@@ -365,8 +366,27 @@ def _read_password(from_stdin: bool) -> str:
     return str(click.prompt("Password", hide_input=True, confirmation_prompt=True))
 
 
+audit_cli = click.Group("audit", help="The audit trail.")
+
+
+@audit_cli.command("prune")
+@click.option("--older-than-days", type=click.IntRange(min=1), help="Default: OUTTER_AUDIT_RETENTION_DAYS.")
+@json_option
+@with_appcontext
+def audit_prune(older_than_days: int | None, as_json: bool) -> None:
+    """Delete audit events past retention, and revoked-token records past their expiry."""
+    days = older_than_days or runtime().settings.audit_retention_days
+    events = audit.prune(db.session, clock.now() - timedelta(days=days))
+    jtis = sessions.prune_revoked_access_tokens(db.session)
+    _emit(
+        {"audit_events": events, "revoked_access_tokens": jtis},
+        as_json,
+        f"pruned {events} audit events older than {days} days and {jtis} expired revoked-token records",
+    )
+
+
 def register_cli(app: Flask) -> None:
-    for group in (keys_cli, tenants_cli, users_cli, clients_cli, api_keys_cli):
+    for group in (keys_cli, tenants_cli, users_cli, clients_cli, api_keys_cli, audit_cli):
         app.cli.add_command(group)
 
 

@@ -50,6 +50,8 @@ class Settings:
     # Not in SPEC §9's list: seconds a client_credentials token is handed out again to the
     # same client for the same scopes (0: a new signature every time). See services/client_tokens.py.
     client_token_reuse: int = 30
+    # Not in SPEC §9's list: days audit events are kept by `outter-auth audit prune`.
+    audit_retention_days: int = 365
     # Not in SPEC §9's list: how far token clocks may drift (RFC 7519 §4.1.4 "leeway").
     jwt_leeway: int = 30
     # False when OUTTER_ISSUER was not given and the local default is in use.
@@ -90,6 +92,7 @@ _INT_FIELDS = {
     "jwks_max_age": (0, None),
     "jwt_leeway": (0, 30),
     "client_token_reuse": (0, 300),
+    "audit_retention_days": (1, None),
 }
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Select, delete, select
 from sqlalchemy.orm import Session
 
 from outter_auth.models import AuditEvent
@@ -43,3 +45,31 @@ def record(
     if commit:
         db.commit()
     return event
+
+
+def events_query(
+    tenant_id: str,
+    *,
+    type: str | None = None,
+    actor: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> Select[Any]:
+    """A tenant's events, newest first; platform events (no tenant) are never included."""
+    query = select(AuditEvent).where(AuditEvent.tenant_id == tenant_id)
+    if type is not None:
+        query = query.where(AuditEvent.type == type)
+    if actor is not None:
+        query = query.where(AuditEvent.actor == actor)
+    if since is not None:
+        query = query.where(AuditEvent.created_at >= since)
+    if until is not None:
+        query = query.where(AuditEvent.created_at < until)
+    return query.order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
+
+
+def prune(db: Session, older_than: datetime) -> int:
+    """Delete events recorded before ``older_than``; returns how many."""
+    result = db.execute(delete(AuditEvent).where(AuditEvent.created_at < older_than))
+    db.commit()
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NoReturn, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
@@ -235,6 +235,13 @@ def revoke_access_token(db: DbSession, jti: str, expires_at: datetime) -> None:
         db.commit()
     except IntegrityError:  # revoked concurrently: same outcome
         db.rollback()
+
+
+def prune_revoked_access_tokens(db: DbSession) -> int:
+    """Forget revoked jtis whose tokens have expired anyway; returns how many."""
+    result = _execute_update(db, delete(RevokedAccessToken).where(RevokedAccessToken.expires_at < clock.now()))
+    db.commit()
+    return int(result.rowcount or 0)
 
 
 def is_access_token_revoked(db: DbSession, jti: str) -> bool:

@@ -36,6 +36,7 @@ EXPECTED_PATHS = [
     "/api/auth/api-keys/{key_id}/rotate",
     "/api/auth/api-keys/verify",
     "/api/auth/gateway/check",
+    "/api/auth/audit-events",
 ]
 # Operations anyone may call; /oauth/* authenticate the client; every other needs a Bearer token.
 OAUTH_OPERATIONS = {("post", "/oauth/token"), ("post", "/oauth/revoke"), ("post", "/oauth/introspect")}
