@@ -6,6 +6,11 @@ from typing import Any
 
 from werkzeug.http import HTTP_STATUS_CODES
 
+# SPEC §3, spelled out here rather than imported, so a change in the code cannot hide itself.
+SPEC_MANAGEMENT_SCOPES = frozenset(
+    {"api_keys:read", "api_keys:write", "users:read", "users:write", "projects:read", "projects:write", "audit:read"}
+)
+
 # RFC 6750 §3.1: no error code when no credential was sent; both schemes are offered.
 MISSING_CREDENTIALS_CHALLENGE = 'Bearer realm="outter", ApiKey realm="outter"'
 

@@ -24,26 +24,14 @@ from outter_auth import clock
 from outter_auth.app import create_app
 from outter_auth.extensions import db
 from outter_auth.services import signing_keys
+from tests import kong_schema
 
 JWKS = "/.well-known/jwks.json"
 MAX_AGE = 300
 TOKEN_LIFETIME = 900 + 30
-# Kong 3.x declarative config: the entities that may appear at the top level here.
-KONG_TOP_LEVEL = {"_format_version", "_transform", "consumers", "plugins", "services", "routes"}
-# Kong's jwt plugin schema (config fields) and what each credential may hold.
-KONG_JWT_PLUGIN_FIELDS = {
-    "uri_param_names",
-    "cookie_names",
-    "header_names",
-    "claims_to_verify",
-    "key_claim_name",
-    "secret_is_base64",
-    "anonymous",
-    "run_on_preflight",
-    "maximum_expiration",
-    "realm",
-}
-KONG_JWT_CREDENTIAL_FIELDS = {"key", "secret", "algorithm", "rsa_public_key", "id", "tags"}
+KONG_TOP_LEVEL = kong_schema.TOP_LEVEL
+KONG_JWT_PLUGIN_FIELDS = kong_schema.JWT_PLUGIN_FIELDS
+KONG_JWT_CREDENTIAL_FIELDS = kong_schema.JWT_CREDENTIAL_FIELDS
 
 
 def b64url_uint(value: str) -> int:

@@ -37,9 +37,14 @@ class ApiKey(Base):
     rotated_from: Mapped[str | None] = mapped_column(String(40), default=None)
 
     def status(self, now: datetime) -> str:
-        """``active``, ``revoked`` or ``expired`` at ``now``."""
-        if self.revoked_at is not None and self.revoked_at <= now:
-            return "revoked"
-        if self.expires_at is not None and self.expires_at <= now:
-            return "expired"
-        return "active"
+        return key_status(self.revoked_at, self.expires_at, now)
+
+
+def key_status(revoked_at: datetime | None, expires_at: datetime | None, now: datetime) -> str:
+    """``active``, ``revoked`` or ``expired`` at ``now`` (revoked_at may lie in the future:
+    a rotation grace). One rule for the stored key and the cached snapshot alike."""
+    if revoked_at is not None and revoked_at <= now:
+        return "revoked"
+    if expires_at is not None and expires_at <= now:
+        return "expired"
+    return "active"

@@ -15,21 +15,14 @@ import pytest
 from flask import Flask
 from werkzeug.serving import make_server
 
+from tests.assertions import SPEC_MANAGEMENT_SCOPES
 from tests.factories import PASSWORD, Actor, Factory
 
 ISSUER = "https://auth.outter.test"
 AUDIENCE = "outter-api"
 JWKS_PATH = "/.well-known/jwks.json"
 SPEC_CLAIMS = {"iss", "sub", "aud", "exp", "iat", "nbf", "jti", "client_id", "scope", "tenant_id", "roles", "sid"}
-MANAGEMENT_SCOPES = {
-    "api_keys:read",
-    "api_keys:write",
-    "users:read",
-    "users:write",
-    "projects:read",
-    "projects:write",
-    "audit:read",
-}
+MANAGEMENT_SCOPES = SPEC_MANAGEMENT_SCOPES
 
 
 def unverified_claims(token: str) -> dict:

@@ -21,6 +21,7 @@ from outter_auth import clock
 from outter_auth.app import create_app
 from outter_auth.extensions import db
 from outter_auth.models import OAuthClient as OAuthClientRow
+from tests.assertions import SPEC_MANAGEMENT_SCOPES
 from tests.factories import PASSWORD, Actor, Factory
 from tests.oauth_helpers import (
     FIRST_PARTY,
@@ -38,15 +39,7 @@ from tests.oauth_helpers import (
     verify_access_token,
 )
 
-MANAGEMENT_SCOPES = {
-    "api_keys:read",
-    "api_keys:write",
-    "users:read",
-    "users:write",
-    "projects:read",
-    "projects:write",
-    "audit:read",
-}
+MANAGEMENT_SCOPES = SPEC_MANAGEMENT_SCOPES
 
 
 @pytest.fixture

@@ -26,25 +26,14 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from flask import Flask
 
+from tests import kong_schema
 from tests.integration.servers import DEPLOY
 
 KONG_YML = DEPLOY / "kong" / "kong.yml"
 MERGE_SCRIPT = DEPLOY / "kong" / "merge_jwt_secrets.py"
-TOP_LEVEL = {"_format_version", "_transform", "services", "routes", "consumers", "plugins"}
-# Kong 3.x: what a jwt plugin config may hold, and a jwt credential.
-JWT_PLUGIN_FIELDS = {
-    "uri_param_names",
-    "cookie_names",
-    "header_names",
-    "claims_to_verify",
-    "key_claim_name",
-    "secret_is_base64",
-    "anonymous",
-    "run_on_preflight",
-    "maximum_expiration",
-    "realm",
-}
-JWT_CREDENTIAL_FIELDS = {"key", "secret", "algorithm", "rsa_public_key", "id", "tags"}
+TOP_LEVEL = kong_schema.TOP_LEVEL
+JWT_PLUGIN_FIELDS = kong_schema.JWT_PLUGIN_FIELDS
+JWT_CREDENTIAL_FIELDS = kong_schema.JWT_CREDENTIAL_FIELDS
 SERVERLESS_PHASES = {"certificate", "rewrite", "access", "header_filter", "body_filter", "log"}
 PROTECTED_SERVICE = "outter-services"
 AUTH_SERVICE = "outter-auth"
