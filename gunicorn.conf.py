@@ -20,8 +20,10 @@ max_requests_jitter = 1000
 # Refuse oversized request lines and headers before they reach Flask.
 limit_request_line = 8190
 limit_request_field_size = 16384
-# Empty GUNICORN_ACCESSLOG turns the access log off (benchmarks; a gateway logs anyway).
-accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-") or None
+# The app logs every request itself, as one JSON line on stderr with its request id
+# (outter_auth/request_log.py, OUTTER_LOG_FORMAT), so gunicorn's own access log is off
+# by default; GUNICORN_ACCESSLOG=- (or a file) turns it back on.
+accesslog = os.environ.get("GUNICORN_ACCESSLOG") or None
 errorlog = "-"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 # Load the app once in the master so a bad configuration stops start-up with its reason.

@@ -27,6 +27,8 @@ setup(
         "swagger-ui-bundle>=1.1,<2",
         "cachetools>=5.3",
         "redis>=5",
+        "Flask-Limiter[redis]>=4.1,<5",
+        "flask-cors>=6,<7",
     ],
     extras_require={
         "dev": [
@@ -38,6 +40,7 @@ setup(
             "hypothesis>=6.100",
             "PyYAML>=6",
             "requests>=2.32",
+            "schemathesis>=4.30,<5",
         ],
     },
     entry_points={"console_scripts": ["outter-auth=outter_auth.cli:main"]},

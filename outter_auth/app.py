@@ -12,10 +12,14 @@ from typing import Any
 
 from flask import Flask
 from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from outter_auth import __version__
 from outter_auth.config import ConfigError, Settings, load_settings
+from outter_auth.cors import init_cors
 from outter_auth.extensions import api, db, migrate
+from outter_auth.rate_limits import init_rate_limits
+from outter_auth.request_log import init_request_logging
 from outter_auth.runtime import Runtime
 from outter_auth.services.api_keys import Peppers, find_by_raw
 from outter_auth.services.client_tokens import ClientTokenReuse
@@ -23,6 +27,7 @@ from outter_auth.services.clients import ClientCache, ClientInfo, find_client
 from outter_auth.services.invalidation import InvalidationBus
 from outter_auth.services.key_cache import KeySnapshot, KeyVerifier
 from outter_auth.services.key_usage import LastUsedRecorder, write_last_used
+from outter_auth.services.lockout import LockoutPolicy
 from outter_auth.services.signing_keys import KeyStore
 from outter_auth.services.tokens import TokenSettings
 
@@ -45,6 +50,10 @@ def create_app(config: Mapping[str, Any] | None = None, *, serving: bool = True)
     settings = load_settings(config, instance_path=app.instance_path)
     settings.check_production()
     _configure_flask(app, settings)
+    if settings.trusted_proxies:
+        # Client IPs (rate limits, audit) and https (HSTS) as the trusted proxies saw them.
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
 
     keystore = KeyStore(settings.keys_dir, timedelta(seconds=settings.access_token_ttl + settings.jwt_leeway))
     peppers = Peppers(settings.api_key_pepper, settings.api_key_old_peppers)
@@ -64,12 +73,16 @@ def create_app(config: Mapping[str, Any] | None = None, *, serving: bool = True)
         client_cache=ClientCache(settings.api_key_cache_ttl, partial(_load_client, settings)),
         client_tokens=ClientTokenReuse(settings.client_token_reuse),
         invalidation=InvalidationBus(settings.redis_url, _forget_in(app), _forget_all_in(app)),
+        lockout=LockoutPolicy(settings.lockout_threshold, settings.lockout_base_seconds, settings.lockout_max_seconds),
     )
     _ensure_signing_key(settings, keystore, serving)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=migrations_dir())
     _register_api(app)
+    init_request_logging(app, settings)
+    init_cors(app, settings)
+    app.extensions["outter_auth"].rate_limits = init_rate_limits(app, settings)
 
     from outter_auth.cli import register_cli
     from outter_auth.errors import register_error_handlers

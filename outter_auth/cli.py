@@ -18,7 +18,7 @@ from flask.cli import FlaskGroup, with_appcontext
 from outter_auth import clock
 from outter_auth.extensions import db
 from outter_auth.runtime import runtime
-from outter_auth.services import api_keys, audit, clients, sessions, tenancy, users
+from outter_auth.services import api_keys, audit, clients, lockout, sessions, tenancy, users
 from outter_auth.services.exceptions import DomainError
 from outter_auth.services.signing_keys import SigningKeyError, kong_declarative_config
 
@@ -357,6 +357,24 @@ def users_create(email: str, tenant_ref: str, role: str, password_stdin: bool, a
     _emit(result, as_json, f"created {role} {membership.user.email} ({membership.user_id}) in {tenant.slug}")
 
 
+@users_cli.command("unlock")
+@click.argument("email")
+@json_option
+@with_appcontext
+def users_unlock(email: str, as_json: bool) -> None:
+    """Lift a login lockout of EMAIL (known or not) and forget its failed logins."""
+    account = lockout.account_key(users.normalize_email(email))
+    user = users.find_user(db.session, email)
+    lockout.clear(db.session, account)
+    for membership in user.memberships if user else []:
+        audit.record(
+            db.session, "account.unlocked", tenant_id=membership.tenant_id, actor="cli", subject=user.id, commit=False
+        )
+    db.session.commit()
+    normalized = users.normalize_email(email)
+    _emit({"email": normalized, "unlocked": True}, as_json, f"unlocked {normalized}")
+
+
 def _read_password(from_stdin: bool) -> str:
     if from_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
@@ -374,14 +392,17 @@ audit_cli = click.Group("audit", help="The audit trail.")
 @json_option
 @with_appcontext
 def audit_prune(older_than_days: int | None, as_json: bool) -> None:
-    """Delete audit events past retention, and revoked-token records past their expiry."""
+    """Delete audit events past retention, revoked-token records past their expiry and
+    failed-login counters that neither lock nor count any more."""
     days = older_than_days or runtime().settings.audit_retention_days
     events = audit.prune(db.session, clock.now() - timedelta(days=days))
     jtis = sessions.prune_revoked_access_tokens(db.session)
+    failures = lockout.prune(db.session, clock.now())
     _emit(
-        {"audit_events": events, "revoked_access_tokens": jtis},
+        {"audit_events": events, "revoked_access_tokens": jtis, "login_failures": failures},
         as_json,
-        f"pruned {events} audit events older than {days} days and {jtis} expired revoked-token records",
+        f"pruned {events} audit events older than {days} days, {jtis} expired revoked-token records "
+        f"and {failures} stale failed-login counters",
     )
 
 

@@ -54,6 +54,26 @@ class Settings:
     audit_retention_days: int = 365
     # Not in SPEC §9's list: how far token clocks may drift (RFC 7519 §4.1.4 "leeway").
     jwt_leeway: int = 30
+    # Not in SPEC §9's list, all from issue 6 (hardening). Rate limits are Flask-Limiter
+    # strings ("10/minute;100/hour"); OUTTER_RATE_LIMITS=false turns them all off.
+    rate_limits: bool = True
+    rate_limit_login_ip: str = "30/minute;300/hour"
+    rate_limit_login_account: str = "10/minute;100/hour"  # failed attempts per email
+    rate_limit_token_ip: str = "300/minute"
+    rate_limit_token_account: str = "30/minute"  # failed attempts per username or client
+    rate_limit_refusals_ip: str = "120/minute"  # refused keys/tokens on verify and check
+    # Failed logins (per email) before the account locks; 0 disables lockout. The lock
+    # lasts lockout_base_seconds, doubling with every further failure, up to the maximum.
+    lockout_threshold: int = 5
+    lockout_base_seconds: int = 60
+    lockout_max_seconds: int = 3600
+    # Proxies in front of us that set X-Forwarded-For/-Proto (werkzeug's ProxyFix);
+    # 0 trusts none, so client IPs come from the socket.
+    trusted_proxies: int = 0
+    # Browser origins allowed to call the API (CORS); empty: CORS is off.
+    cors_origins: tuple[str, ...] = ()
+    # Request logs: "json" (one JSON object per line) or "text".
+    log_format: str = "json"
     # False when OUTTER_ISSUER was not given and the local default is in use.
     issuer_explicit: bool = False
 
@@ -93,7 +113,20 @@ _INT_FIELDS = {
     "jwt_leeway": (0, 30),
     "client_token_reuse": (0, 300),
     "audit_retention_days": (1, None),
+    "lockout_threshold": (0, None),
+    "lockout_base_seconds": (1, None),
+    "lockout_max_seconds": (1, None),
+    "trusted_proxies": (0, 10),
 }
+_RATE_LIMIT_FIELDS = (
+    "rate_limit_login_ip",
+    "rate_limit_login_account",
+    "rate_limit_token_ip",
+    "rate_limit_token_account",
+    "rate_limit_refusals_ip",
+)
+LOG_FORMATS = ("json", "text")
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
 def _parse_int(name: str, raw: str | int) -> int:
@@ -106,6 +139,34 @@ def _parse_int(name: str, raw: str | int) -> int:
         bounds = f">= {low}" if high is None else f"between {low} and {high}"
         raise ConfigError(f"OUTTER_{name.upper()} must be {bounds}, got {value}")
     return value
+
+
+def _parse_bool(name: str, raw: str | bool) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    if raw.lower() in _TRUE:
+        return True
+    if raw.lower() in _FALSE:
+        return False
+    raise ConfigError(f"OUTTER_{name.upper()} must be true or false, got {raw!r}")
+
+
+def _parse_rate_limit(name: str, raw: str) -> str:
+    from limits import parse_many
+
+    try:
+        parse_many(raw)
+    except ValueError:
+        raise ConfigError(f"OUTTER_{name.upper()} is not a rate limit like '10/minute;100/hour', got {raw!r}") from None
+    return raw
+
+
+def _parse_origins(raw: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    items = raw.replace(",", " ").split() if isinstance(raw, str) else list(raw)
+    for origin in items:
+        if origin != "*" and not origin.startswith(("https://", "http://")):
+            raise ConfigError(f"OUTTER_CORS_ORIGINS holds origins like https://app.example.com, got {origin!r}")
+    return tuple(origin.rstrip("/") for origin in dict.fromkeys(items))
 
 
 def _parse_scopes(raw: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
@@ -146,6 +207,20 @@ def load_settings(
             raw[name] = _parse_int(name, raw[name])
     if "scopes" in raw:
         raw["scopes"] = _parse_scopes(raw["scopes"])
+    for name in _RATE_LIMIT_FIELDS:
+        if name in raw:
+            raw[name] = _parse_rate_limit(name, raw[name])
+    if "cors_origins" in raw:
+        raw["cors_origins"] = _parse_origins(raw["cors_origins"])
+    if raw.get("log_format", "json") not in LOG_FORMATS:
+        raise ConfigError(f"OUTTER_LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}, got {raw['log_format']!r}")
+    # The test suite logs in hundreds of times from one address: brute-force protection is
+    # off there unless a test turns it on (tests/api/test_rate_limits.py, test_lockout.py).
+    if env == "testing":
+        raw.setdefault("rate_limits", False)
+        raw.setdefault("lockout_threshold", 0)
+    if "rate_limits" in raw:
+        raw["rate_limits"] = _parse_bool("rate_limits", raw["rate_limits"])
     if "api_key_old_peppers" in raw:
         old = raw["api_key_old_peppers"]
         raw["api_key_old_peppers"] = tuple(p for p in (old.split(",") if isinstance(old, str) else old) if p)
@@ -160,5 +235,8 @@ def load_settings(
     if env == "testing" and "bcrypt_rounds" not in raw:
         raw["bcrypt_rounds"] = 4
     raw["keys_dir"] = str(Path(raw.get("keys_dir") or "keys").resolve())
+    base, longest = raw.get("lockout_base_seconds", 60), raw.get("lockout_max_seconds", 3600)
+    if longest < base:
+        raise ConfigError(f"OUTTER_LOCKOUT_MAX_SECONDS ({longest}) must be >= OUTTER_LOCKOUT_BASE_SECONDS ({base})")
 
     return Settings(**raw)

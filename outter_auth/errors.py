@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, Response, request
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
-from werkzeug.exceptions import UnsupportedMediaType, default_exceptions
+from werkzeug.exceptions import RequestEntityTooLarge, UnsupportedMediaType, default_exceptions
 
 from outter_auth.auth import AuthenticationFailed, InsufficientScope
 from outter_auth.extensions import api, db
+from outter_auth.oauth import TooManyAttempts
+from outter_auth.rate_limits import RateLimitExceeded
+from outter_auth.runtime import runtime
 from outter_auth.services import exceptions as domain
+from outter_auth.services.lockout import AccountLocked
 from outter_auth.services.signing_keys import SigningKeyError
 from outter_auth.services.tokens import NoSigningKey
 
@@ -55,6 +60,9 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(SigningKeyError, _signing_unavailable)
     app.register_error_handler(OperationalError, _database_unavailable)
     app.register_error_handler(InterfaceError, _database_unavailable)
+    app.register_error_handler(AccountLocked, _account_locked)
+    app.register_error_handler(RateLimitExceeded, _rate_limited)
+    app.before_request(_refuse_oversized_streams)
     app.before_request(_require_json_body)
     app.after_request(_security_headers)
 
@@ -79,6 +87,24 @@ def _invalid_credentials(error: domain.InvalidCredentials) -> Any:
 
 def _unauthenticated(error: AuthenticationFailed) -> Any:
     return error_response(401, str(error), {"WWW-Authenticate": error.challenge})
+
+
+def _account_locked(error: AccountLocked) -> Any:
+    return too_many_requests(str(error), error.retry_after)
+
+
+def _rate_limited(error: RateLimitExceeded) -> Any:
+    limits = runtime().rate_limits
+    retry_after = limits.retry_after() if limits is not None else 60
+    return too_many_requests("too many requests: slow down and retry later", retry_after)
+
+
+def too_many_requests(message: str, retry_after: int) -> Any:
+    """429 with Retry-After, in the error shape of the endpoint family (SPEC §4)."""
+    if request.path.startswith("/oauth/"):
+        status, body, headers = TooManyAttempts(message, retry_after)()
+        return Response(json.dumps(body), status, headers=[*headers, ("Cache-Control", "no-store")])
+    return error_response(429, message, {"Retry-After": str(retry_after)})
 
 
 def _signing_unavailable(error: Exception) -> Any:
@@ -107,6 +133,19 @@ def _security_headers(response: Response) -> Response:
     if request.is_secure:
         response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
     return response
+
+
+def _refuse_oversized_streams() -> None:
+    """413 for a body without Content-Length (chunked) that reaches MAX_CONTENT_LENGTH.
+
+    Werkzeug refuses a declared length over the limit, but a chunked body is read only
+    up to the limit and silently cut there: the view would see a truncated body.
+    """
+    if request.content_length is not None or "chunked" not in request.headers.get("Transfer-Encoding", "").lower():
+        return
+    limit = request.max_content_length
+    if limit is not None and len(request.get_data(cache=True)) >= limit:
+        raise RequestEntityTooLarge()
 
 
 def _require_json_body() -> None:

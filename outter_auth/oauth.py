@@ -36,13 +36,31 @@ from outter_auth.scopes import is_valid_scope
 from outter_auth.services import sessions, tokens
 from outter_auth.services.clients import ClientInfo
 from outter_auth.services.exceptions import AccountDisabled, InvalidCredentials, TenantRequired
+from outter_auth.services.lockout import AccountLocked
 from outter_auth.services.token_lookup import TokenRecord, lookup
 
 REALM = "outter"
 CLIENT_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+PRINTABLE_NAME = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]{1,64}")
 SECRET_METHODS = ["client_secret_basic", "client_secret_post"]
 ALL_METHODS = [*SECRET_METHODS, "none"]
 NO_STORE = [("Cache-Control", "no-store"), ("Pragma", "no-cache")]
+
+
+class TooManyAttempts(OAuth2Error):  # type: ignore[misc]
+    """429 in RFC 6749 §5.2's shape. RFC 6749 has no rate-limit error code; the
+    registered ``temporarily_unavailable`` says "try again later", Retry-After says when."""
+
+    error = "temporarily_unavailable"
+    status_code = 429
+
+    def __init__(self, description: str, retry_after: int) -> None:
+        super().__init__(description=description)
+        self.retry_after = retry_after
+
+    def get_headers(self) -> list[tuple[str, str]]:
+        headers: list[tuple[str, str]] = super().get_headers()
+        return [*headers, ("Retry-After", str(self.retry_after))]
 
 
 class Client(ClientMixin):  # type: ignore[misc]
@@ -124,7 +142,10 @@ class PasswordGrant(grants.ResourceOwnerPasswordCredentialsGrant):  # type: igno
                 settings.bcrypt_rounds,
                 client_tenant_id=client.info.tenant_id,
                 origin=request_origin(),
+                lockout_policy=runtime().lockout,
             )
+        except AccountLocked as error:
+            raise TooManyAttempts(str(error), error.retry_after) from None
         except InvalidCredentials as error:
             raise InvalidGrantError(str(error)) from None
         except (AccountDisabled, TenantRequired) as error:
@@ -361,7 +382,12 @@ def _ambiguity() -> str | None:
     """RFC 6749 §3.2 and §2.3: no parameter twice, no two client authentication methods."""
     repeated = [name for name, values in flask_request.form.lists() if len(values) > 1]
     if repeated:
-        return f"parameter sent more than once: {', '.join(sorted(repeated))}"
+        # error_description may hold only %x20-21 / %x23-5B / %x5D-7E (RFC 6749 §5.2), and
+        # Authlib raises on anything else: a name outside that is not repeated back.
+        named = [name for name in repeated if PRINTABLE_NAME.fullmatch(name)]
+        if len(named) < len(repeated):
+            return "a parameter was sent more than once"
+        return f"parameter sent more than once: {', '.join(sorted(named))}"
     if flask_request.authorization is not None and "client_secret" in flask_request.form:
         return "use one client authentication method, not both Basic and client_secret"
     return None

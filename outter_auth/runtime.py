@@ -8,12 +8,14 @@ from typing import cast
 from flask import current_app
 
 from outter_auth.config import Settings
+from outter_auth.rate_limits import RateLimits
 from outter_auth.services.api_keys import Peppers
 from outter_auth.services.client_tokens import ClientTokenReuse
 from outter_auth.services.clients import ClientCache
 from outter_auth.services.invalidation import InvalidationBus
 from outter_auth.services.key_cache import KeyVerifier
 from outter_auth.services.key_usage import LastUsedRecorder
+from outter_auth.services.lockout import LockoutPolicy
 from outter_auth.services.signing_keys import KeyStore
 from outter_auth.services.tokens import TokenSettings
 
@@ -29,6 +31,8 @@ class Runtime:
     client_cache: ClientCache
     client_tokens: ClientTokenReuse
     invalidation: InvalidationBus
+    lockout: LockoutPolicy
+    rate_limits: RateLimits | None = None  # None when OUTTER_RATE_LIMITS is off
 
     def api_key_changed(self, key_id: str) -> None:
         """A key was revoked, rotated or changed: drop it here and in every other process."""

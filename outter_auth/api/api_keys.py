@@ -6,11 +6,10 @@ from datetime import timedelta
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from flask_smorest.pagination import PaginationParameters
 
 from outter_auth import clock
-from outter_auth.api.base import ShownOnce, request_origin
+from outter_auth.api.base import Blueprint, ShownOnce, request_origin
 from outter_auth.api.paging import paginate
 from outter_auth.auth import current_principal, limits_of, require_scopes
 from outter_auth.extensions import db

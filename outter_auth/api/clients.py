@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from flask_smorest.pagination import PaginationParameters
 
-from outter_auth.api.base import ShownOnce, request_origin
+from outter_auth.api.base import Blueprint, ShownOnce, request_origin
 from outter_auth.api.paging import paginate
 from outter_auth.auth import current_principal, require_admin
 from outter_auth.extensions import db

@@ -12,9 +12,9 @@ import re
 from typing import Any
 
 from flask import Response, request
-from flask_smorest import Blueprint
 
 from outter_auth import clock
+from outter_auth.api.base import Blueprint, json_body
 from outter_auth.auth import API_KEY_HEADER
 from outter_auth.runtime import runtime
 from outter_auth.services import tokens
@@ -28,6 +28,7 @@ REQUIRED_SCOPES_HEADER = "X-Outter-Required-Scopes"
 _BEARER = re.compile(r"Bearer +([A-Za-z0-9\-._~+/]+=*)", re.IGNORECASE)
 _SCOPE_SEPARATORS = re.compile(r"[\s,]+")
 MAX_REQUIRED_SCOPES = 100
+UNCOUNTED_REFUSALS = frozenset({"missing", "malformed"})
 
 STRING = {"type": "string"}
 VERIFY_BODY = {
@@ -63,19 +64,34 @@ REFUSED = {
         "valid": {"type": "boolean"},
         "code": {
             "type": "string",
-            "enum": ["missing", "malformed", "unknown", "revoked", "expired", "insufficient_scope"],
+            "enum": ["missing", "malformed", "unknown", "revoked", "expired", "insufficient_scope", "rate_limited"],
         },
         "missing_scopes": {"type": "array", "items": STRING},
     },
 }
 
 
-def _json(body: dict[str, Any], status: int) -> Response:
+def _json(body: dict[str, Any], status: int, retry_after: int | None = None) -> Response:
     response = Response(json.dumps(body, separators=(",", ":")), status=status, mimetype="application/json")
     response.headers["Cache-Control"] = "no-store"
     if status == 401:
         response.headers["WWW-Authenticate"] = f'ApiKey realm="outter", error="{body["code"]}"'
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(retry_after)
     return response
+
+
+def _over_refusal_budget(code: str) -> int | None:
+    """Count a refusal against the caller's IP; the seconds to wait once it is over budget.
+
+    Missing and malformed keys are refused with no I/O at all (SPEC §7) and are not
+    counted: they cost us nothing. Valid keys never get here, so the hot path never
+    touches the limiter's storage.
+    """
+    limits = runtime().rate_limits
+    if limits is None or code in UNCOUNTED_REFUSALS:
+        return None
+    return limits.refusals.spend()
 
 
 def _bad_request(message: str) -> Response:
@@ -93,12 +109,16 @@ def _bad_request(message: str) -> Response:
         "400": {"description": "Malformed request", "content": {"application/json": {"schema": REFUSED}}},
         "401": {"description": "Refused", "content": {"application/json": {"schema": REFUSED}}},
         "403": {"description": "A required scope is missing", "content": {"application/json": {"schema": REFUSED}}},
+        "429": {
+            "description": "Too many refused keys from this address (Retry-After); valid keys are never limited",
+            "content": {"application/json": {"schema": REFUSED}},
+        },
     },
 )
 def verify() -> Response:
     body: Any = {}
     if request.content_length:
-        body = request.get_json(silent=True)
+        body = json_body()
         if not isinstance(body, dict) or set(body) - {"key", "required_scopes"}:
             return _bad_request("the body must be a JSON object with `key` and/or `required_scopes`")
     raw = request.headers.get(API_KEY_HEADER, body.get("key"))
@@ -114,6 +134,9 @@ def verify() -> Response:
     try:
         key = _verify_key(raw)
     except ApiKeyRefused as refusal:
+        retry_after = _over_refusal_budget(refusal.code)
+        if retry_after is not None:
+            return _json({"valid": False, "code": "rate_limited"}, 429, retry_after)
         return _json({"valid": False, "code": refusal.code}, 401)
     missing = sorted(set(required) - set(key.scopes))
     if missing:
@@ -135,8 +158,8 @@ def verify() -> Response:
 @blp.route("/gateway/check", methods=["GET"])
 @blp.doc(
     summary="Check a request's credential (auth subrequest)",
-    description="X-API-Key or Authorization: Bearer; optional X-Outter-Required-Scopes (space or comma "
-    "separated). 200 with identity headers, or 401/403 with an empty body.",
+    description="X-API-Key or Authorization: Bearer (not both); optional X-Outter-Required-Scopes (space or "
+    "comma separated). 200 with identity headers, or 401/403 with an empty body.",
     parameters=[
         {"in": "header", "name": API_KEY_HEADER, "schema": STRING, "required": False},
         {"in": "header", "name": REQUIRED_SCOPES_HEADER, "schema": STRING, "required": False},
@@ -145,11 +168,16 @@ def verify() -> Response:
         "200": {"description": "Allowed; identity in X-Outter-* headers"},
         "401": {"description": "No valid credential"},
         "403": {"description": "A scope is missing"},
+        "429": {"description": "Too many refused credentials from this address (Retry-After)"},
     },
 )
 def check() -> Response:
     raw = request.headers.get(API_KEY_HEADER)
     authorization = request.headers.get("Authorization")
+    if raw is not None and authorization is not None:
+        # As everywhere else (auth.py): one credential. Passing on a key would let an
+        # unchecked Bearer token ride along to a service that reads Authorization itself.
+        return _empty(401)
     try:
         if raw is not None:
             identity = _key_identity(_verify_key(raw))
@@ -157,8 +185,9 @@ def check() -> Response:
             identity = _token_identity(authorization)
         else:
             return _empty(401)
-    except (ApiKeyRefused, tokens.InvalidToken):
-        return _empty(401)
+    except (ApiKeyRefused, tokens.InvalidToken) as refusal:
+        retry_after = _over_refusal_budget(getattr(refusal, "code", "invalid_token"))
+        return _empty(401) if retry_after is None else _empty(429, retry_after)
     required = _SCOPE_SEPARATORS.split(request.headers.get(REQUIRED_SCOPES_HEADER, "").strip())
     if not set(s for s in required if s) <= set(identity["X-Outter-Scopes"].split()):
         return _empty(403)
@@ -167,11 +196,13 @@ def check() -> Response:
     return response
 
 
-def _empty(status: int) -> Response:
+def _empty(status: int, retry_after: int | None = None) -> Response:
     response = Response(b"", status=status)
     response.headers["Cache-Control"] = "no-store"
     if status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="outter", ApiKey realm="outter"'
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(retry_after)
     return response
 
 

@@ -6,10 +6,10 @@ import logging
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from outter_auth.api.base import Blueprint
 from outter_auth.extensions import db
 from outter_auth.runtime import runtime
 from outter_auth.services.signing_keys import SigningKeyError

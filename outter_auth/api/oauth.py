@@ -6,8 +6,8 @@ from typing import Any
 
 from flask import Response
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
+from outter_auth.api.base import Blueprint
 from outter_auth.oauth import authorization_server
 
 blp = Blueprint("oauth", __name__, url_prefix="/oauth", description="OAuth 2.0 (RFC 6749, RFC 7009, RFC 7662)")
@@ -26,7 +26,12 @@ def _json(description: str, properties: dict[str, Any]) -> dict[str, Any]:
 
 
 STRING = {"type": "string"}
-OAUTH_ERROR = _json("RFC 6749 §5.2 error", {"error": STRING, "error_description": STRING})
+OAUTH_ERROR_FIELDS = {"error": STRING, "error_description": STRING}
+OAUTH_ERROR = _json("RFC 6749 §5.2 error", OAUTH_ERROR_FIELDS)
+TOO_MANY = {
+    **_json("Too many attempts from this address, for this user or client (Retry-After)", OAUTH_ERROR_FIELDS),
+    "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait"}},
+}
 CLIENT_FIELDS = {"client_id": STRING, "client_secret": STRING}
 TOKEN_FORM = _form(
     {
@@ -53,7 +58,10 @@ TOKEN_BODY = _json(
 TOKEN_PARAM_FORM = _form(
     {
         "token": STRING,
-        "token_type_hint": {"type": "string", "enum": ["access_token", "refresh_token"]},
+        "token_type_hint": {
+            **STRING,
+            "description": "access_token or refresh_token; advisory: an unknown hint is ignored (RFC 7009 §2.1)",
+        },
         **CLIENT_FIELDS,
     },
     ["token"],
@@ -65,7 +73,7 @@ class TokenEndpoint(MethodView):
     @blp.doc(
         requestBody=TOKEN_FORM,
         security=CLIENT_AUTH,
-        responses={"200": TOKEN_BODY, "400": OAUTH_ERROR, "401": OAUTH_ERROR},
+        responses={"200": TOKEN_BODY, "400": OAUTH_ERROR, "401": OAUTH_ERROR, "429": TOO_MANY},
     )
     def post(self) -> Response:
         """Issue tokens

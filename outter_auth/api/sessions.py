@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
-from outter_auth.api.base import request_origin
+from outter_auth.api.base import Blueprint, request_origin
 from outter_auth.auth import AuthenticationFailed, current_principal, require_scopes
 from outter_auth.extensions import db
 from outter_auth.oauth import issue_session_token
@@ -27,11 +26,14 @@ class Login(MethodView):
     @blp.alt_response(400, description="The user belongs to several tenants and gave none")
     @blp.alt_response(401, description="Invalid email or password")
     @blp.alt_response(403, description="Account or membership deactivated")
+    @blp.alt_response(429, description="Too many attempts from this address or for this account (Retry-After)")
     def post(self, body: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
         """Log in with email and password
 
         Starts a session for the first-party client and returns an access token
-        and a refresh token. Unknown email and wrong password answer alike.
+        and a refresh token. Unknown email and wrong password answer alike. After
+        repeated failures the email is locked for a while (429 with Retry-After),
+        whether or not an account has it.
         """
         settings = runtime().settings
         membership = sessions.authenticate_password(
@@ -41,6 +43,7 @@ class Login(MethodView):
             body.get("tenant"),
             settings.bcrypt_rounds,
             origin=request_origin(),
+            lockout_policy=runtime().lockout,
         )
         active = sessions.start_session(
             db.session,

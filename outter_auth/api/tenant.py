@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
+from outter_auth.api.base import Blueprint
 from outter_auth.auth import current_principal, require_scopes
 from outter_auth.extensions import db
 from outter_auth.models import Tenant

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from flask_smorest.pagination import PaginationParameters
 
+from outter_auth.api.base import Blueprint, request_origin
 from outter_auth.api.paging import paginate
 from outter_auth.auth import current_principal, require_scopes
 from outter_auth.extensions import db
@@ -43,6 +43,8 @@ class Users(MethodView):
             body["role"],
             runtime().settings.bcrypt_rounds,
             actor_role=_actor_role(),
+            actor_id=current_principal.id,
+            origin=request_origin(),
         )
 
 
@@ -68,6 +70,7 @@ class UsersById(MethodView):
             user_id,
             actor_id=current_principal.id,
             actor_role=_actor_role(),
+            origin=request_origin(),
             **body,
         )
 
@@ -83,7 +86,29 @@ class UsersById(MethodView):
             actor_id=current_principal.id,
             actor_role=_actor_role(),
             is_active=False,
+            origin=request_origin(),
         )
+
+
+@blp.route("/<id:user_id>/unlock", methods=["POST"])
+@require_scopes(USERS_WRITE)
+@blp.response(204)
+@blp.alt_response(403, description="Owners are unlocked by owners; API keys and clients unlock members only")
+@blp.alt_response(404, description="No such user in this tenant")
+def unlock(user_id: str) -> None:
+    """Lift a login lockout
+
+    The user may log in again at once; their count of failed logins starts afresh.
+    Recorded as ``account.unlocked``.
+    """
+    users.unlock_member(
+        db.session,
+        current_principal.tenant_id,
+        user_id,
+        actor_id=current_principal.id,
+        actor_role=_actor_role(),
+        origin=request_origin(),
+    )
 
 
 def _actor_role() -> str:

@@ -8,9 +8,9 @@ from typing import Any
 
 from flask import Response, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from outter_auth import clock
+from outter_auth.api.base import Blueprint
 from outter_auth.oauth import AUTH_METHODS_SUPPORTED, GRANT_TYPES_SUPPORTED, SECRET_METHODS
 from outter_auth.runtime import runtime
 from outter_auth.scopes import MANAGEMENT_SCOPES

@@ -4,6 +4,7 @@ from outter_auth.models.api_keys import ApiKey
 from outter_auth.models.audit import AuditEvent
 from outter_auth.models.base import Base
 from outter_auth.models.clients import OAuthClient
+from outter_auth.models.lockouts import LoginFailures
 from outter_auth.models.sessions import RefreshToken, RevokedAccessToken, Session
 from outter_auth.models.tenancy import Project, Tenant
 from outter_auth.models.users import ROLES, Membership, User
@@ -12,6 +13,7 @@ __all__ = [
     "ApiKey",
     "AuditEvent",
     "Base",
+    "LoginFailures",
     "Membership",
     "OAuthClient",
     "Project",

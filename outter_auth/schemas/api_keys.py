@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from outter_auth.schemas.fields import Text
+from outter_auth.schemas.fields import Text, UtcDateTime
 
 MAX_SCOPES = 100
 MAX_EXPIRES_IN = 10 * 365 * 24 * 3600
@@ -38,7 +37,7 @@ class ApiKeyCreateSchema(Schema):
     scopes = fields.List(Text(validate=validate.Length(1, 64)), required=True, validate=validate.Length(max=MAX_SCOPES))
     environment = fields.String(load_default="live", validate=validate.OneOf(["live", "test"]))
     project_id = Text(load_default=None, allow_none=True, validate=validate.Length(1, 40))
-    expires_at = fields.AwareDateTime(default_timezone=UTC, load_default=None, allow_none=True)
+    expires_at = UtcDateTime(load_default=None, allow_none=True)
     expires_in = fields.Integer(
         strict=True,
         load_default=None,
@@ -56,9 +55,7 @@ class ApiKeyCreateSchema(Schema):
 class ApiKeyUpdateSchema(Schema):
     name = Text(validate=validate.Length(1, 200))
     scopes = fields.List(Text(validate=validate.Length(1, 64)), validate=validate.Length(max=MAX_SCOPES))
-    expires_at = fields.AwareDateTime(
-        default_timezone=UTC, allow_none=True, metadata={"description": "null removes the expiry"}
-    )
+    expires_at = UtcDateTime(allow_none=True, metadata={"description": "null removes the expiry"})
 
 
 class ApiKeyRotateSchema(Schema):

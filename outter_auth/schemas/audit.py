@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC
-
 from marshmallow import Schema, fields, validate
 
-from outter_auth.schemas.fields import Text
+from outter_auth.schemas.fields import Text, UtcDateTime
 
 
 class AuditEventSchema(Schema):
@@ -24,5 +22,5 @@ class AuditEventSchema(Schema):
 class AuditQueryArgs(Schema):
     type = Text(validate=validate.Length(1, 64), metadata={"description": "e.g. login.failed"})
     actor = Text(validate=validate.Length(1, 64), metadata={"description": "user, key or client id"})
-    since = fields.AwareDateTime(default_timezone=UTC, metadata={"description": "inclusive"})
-    until = fields.AwareDateTime(default_timezone=UTC, metadata={"description": "exclusive"})
+    since = UtcDateTime(metadata={"description": "inclusive"})
+    until = UtcDateTime(metadata={"description": "exclusive"})

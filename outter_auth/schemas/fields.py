@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
+from datetime import UTC, datetime
 from typing import Any
 
 from marshmallow import ValidationError, fields
@@ -47,6 +48,27 @@ class Secret(fields.String):
         if "\x00" in value:
             raise ValidationError("must not contain NUL characters")
         return value
+
+
+class UtcDateTime(fields.AwareDateTime):
+    """An ISO 8601 date-time (UTC when it has no offset) that UTC can hold.
+
+    ``9999-12-31T23:59:59-14:00`` is a valid date-time, but in UTC it falls in the year
+    10000, which Python cannot represent: the database layer, which stores UTC, would
+    raise OverflowError (a 500). Likewise ``0001-01-01T00:00:00+01:00``.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("default_timezone", UTC)
+        super().__init__(**kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
+        moment: datetime = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            moment.astimezone(UTC)
+        except OverflowError:
+            raise ValidationError("out of range: must fall within the years 1 to 9999 in UTC") from None
+        return moment
 
 
 class StrictBoolean(fields.Boolean):

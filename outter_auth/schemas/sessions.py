@@ -34,11 +34,12 @@ class PrincipalSchema(Schema):
     tenant_id = fields.String(required=True)
     roles = fields.List(fields.String(), required=True)
     scopes = fields.Method("sorted_scopes", required=True)
-    email = fields.String()
-    client_id = fields.String()
-    session_id = fields.String()
-    environment = fields.String(metadata={"description": "API keys: live or test"})
-    project_id = fields.String(metadata={"description": "API keys bound to one project"})
+    # Each kind of caller has some of these and not others: the rest are null.
+    email = fields.String(allow_none=True, metadata={"description": "Users"})
+    client_id = fields.String(allow_none=True, metadata={"description": "Users and clients"})
+    session_id = fields.String(allow_none=True, metadata={"description": "Users"})
+    environment = fields.String(allow_none=True, metadata={"description": "API keys: live or test"})
+    project_id = fields.String(allow_none=True, metadata={"description": "API keys bound to one project"})
 
     def sorted_scopes(self, principal: object) -> list[str]:
         return sorted(getattr(principal, "scopes", ()))

@@ -18,7 +18,7 @@ class MemberSchema(Schema):
 
 
 class MemberCreateSchema(Schema):
-    email = Text(required=True, validate=[validate.Length(3, 320), validate.Email()])
+    email = Text(required=True, validate=[validate.Length(3, 320), validate.Email()], metadata={"format": "email"})
     password = Secret(
         required=True,
         load_only=True,

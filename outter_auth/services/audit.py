@@ -37,14 +37,19 @@ def record(
         tenant_id=tenant_id,
         actor=actor,
         subject=subject,
-        ip=origin.ip,
-        user_agent=(origin.user_agent or "")[:512] or None,
+        ip=_text(origin.ip, 64),
+        user_agent=_text(origin.user_agent, 512),
         details=details or {},
     )
     db.add(event)
     if commit:
         db.commit()
     return event
+
+
+def _text(value: str | None, limit: int) -> str | None:
+    """Client-supplied text as a column can hold it: PostgreSQL refuses NUL in text."""
+    return value.replace("\x00", "")[:limit] or None if value else None
 
 
 def events_query(

@@ -17,7 +17,7 @@ from sqlalchemy.orm import joinedload
 from outter_auth import clock
 from outter_auth.models import Membership, RefreshToken, RevokedAccessToken, Session, User
 from outter_auth.scopes import scopes_for_role
-from outter_auth.services import audit, passwords
+from outter_auth.services import audit, lockout, passwords
 from outter_auth.services.exceptions import AccountDisabled, DomainError, InvalidCredentials, TenantRequired
 from outter_auth.services.users import normalize_email
 
@@ -53,6 +53,7 @@ def authenticate_password(
     bcrypt_rounds: int,
     client_tenant_id: str | None = None,
     origin: audit.Origin | None = None,
+    lockout_policy: lockout.LockoutPolicy | None = None,
 ) -> Membership:
     """Check a password and pick the membership to act in.
 
@@ -60,10 +61,16 @@ def authenticate_password(
     same error, so neither the answer nor its timing tells which it was. Only
     once the password is right do we say anything about the account itself.
     ``client_tenant_id`` confines a tenant's own first-party client to its tenant.
+    With a ``lockout_policy``, a locked email is refused before any password check
+    (:class:`lockout.AccountLocked`), known or not, and failures count towards a lock.
     """
     if "\x00" in email:  # PostgreSQL refuses NUL in text: no such user, at the same cost
         passwords.burn_time(bcrypt_rounds)
         raise InvalidCredentials()
+    policy = lockout_policy if lockout_policy is not None and lockout_policy.enabled else None
+    account = lockout.account_key(normalize_email(email))
+    if policy is not None:
+        lockout.check_not_locked(db, account, clock.now())
     user = (
         db.scalars(
             select(User)
@@ -75,19 +82,26 @@ def authenticate_password(
     )
     if user is None:
         passwords.burn_time(bcrypt_rounds)
+        _count_failure(db, account, policy, [], None, origin)
         audit.record(db, "login.failed", origin=origin, details={"reason": "unknown_email"})
         raise InvalidCredentials()
     tenants = [m.tenant_id for m in user.memberships]
+    tenant_id = tenants[0] if len(tenants) == 1 else None
     if not passwords.verify_password(password, user.password_hash):
+        _count_failure(db, account, policy, tenants, user.id, origin)
         audit.record(
             db,
             "login.failed",
-            tenant_id=tenants[0] if len(tenants) == 1 else None,
+            tenant_id=tenant_id,
             subject=user.id,
             origin=origin,
             details={"reason": "wrong_password"},
         )
         raise InvalidCredentials()
+    if policy is not None and lockout.clear(db, account):
+        # Committed now: the login may still end in a 400 or 403 below, and the right
+        # password resets the count all the same.
+        db.commit()
     if not user.is_active:
         raise AccountDisabled("this account is deactivated")
     active = [m for m in user.memberships if m.is_active]
@@ -103,6 +117,34 @@ def authenticate_password(
     if len(active) > 1:
         raise TenantRequired("this account belongs to several tenants: pass `tenant` (slug or id)")
     return active[0]
+
+
+def _count_failure(
+    db: DbSession,
+    account: str,
+    policy: lockout.LockoutPolicy | None,
+    tenant_ids: list[str],
+    user_id: str | None,
+    origin: audit.Origin | None,
+) -> None:
+    """Count a failed login; when it locks the account, every tenant of the user hears of it."""
+    if policy is None:
+        return
+    now = clock.now()
+    failures, locked_until = lockout.record_failure(db, account, policy, now)
+    if locked_until is None:
+        return
+    targets: list[str | None] = [*tenant_ids] or [None]
+    for tenant_id in targets:
+        audit.record(
+            db,
+            "account.locked",
+            tenant_id=tenant_id,
+            subject=user_id,
+            origin=origin,
+            details={"failures": failures, "locked_until": locked_until.isoformat()},
+            commit=False,
+        )
 
 
 def start_session(

@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
 from outter_auth.models import ROLES, Membership, User
-from outter_auth.services import passwords
+from outter_auth.services import audit, lockout, passwords
 from outter_auth.services.exceptions import Conflict, InvalidInput, NotFound, PermissionDenied
 
 MACHINE = "machine"  # the actor_role of API keys and OAuth clients
@@ -32,7 +32,9 @@ def create_member(
     bcrypt_rounds: int,
     *,
     actor_role: str | None = None,
+    actor_id: str | None = None,
     allow_existing_user: bool = False,
+    origin: audit.Origin | None = None,
 ) -> Membership:
     """Create a user in ``tenant_id`` with an initial password.
 
@@ -60,6 +62,7 @@ def create_member(
         raise Conflict("this user is a member of the tenant already")
     membership = Membership(user=user, tenant_id=tenant_id, role=role)
     db.add(membership)
+    _membership_changed(db, membership, actor_id, origin, {"added": True, "role": role})
     try:
         db.commit()
     except IntegrityError:
@@ -97,6 +100,7 @@ def update_member(
     actor_role: str,
     role: str | None = None,
     is_active: bool | None = None,
+    origin: audit.Origin | None = None,
 ) -> Membership:
     """Change a member's role or deactivate/reactivate them in this tenant.
 
@@ -107,22 +111,63 @@ def update_member(
     if role is not None:
         _check_role(role)
         _check_grant(actor_role, role)
-    if actor_role == MACHINE and membership.role != "member":
-        raise PermissionDenied("an API key or client can only manage members")
-    if membership.role == "owner" and actor_role != "owner":
-        raise PermissionDenied("only an owner can change an owner or grant the owner role")
+    _check_may_manage(actor_role, membership)
     if is_active is False and user_id == actor_id:
         raise PermissionDenied("you cannot deactivate yourself")
     stays_owner = (role or membership.role) == "owner" and is_active is not False
     if membership.role == "owner" and membership.is_active and not stays_owner:
         if _active_owner_count(db, tenant_id) <= 1:
             raise Conflict("the tenant must keep at least one active owner")
-    if role is not None:
+    changes: dict[str, Any] = {}
+    if role is not None and role != membership.role:
+        changes["role"] = [membership.role, role]
         membership.role = role
-    if is_active is not None:
+    if is_active is not None and is_active != membership.is_active:
+        changes["is_active"] = [membership.is_active, is_active]
         membership.is_active = is_active
+    if changes:
+        _membership_changed(db, membership, actor_id, origin, changes)
     db.commit()
     return membership
+
+
+def _membership_changed(
+    db: Session, membership: Membership, actor_id: str | None, origin: audit.Origin | None, details: dict[str, Any]
+) -> None:
+    audit.record(
+        db,
+        "membership.changed",
+        tenant_id=membership.tenant_id,
+        actor=actor_id or "cli",
+        subject=membership.user_id or membership.user.id,
+        origin=origin,
+        details=details,
+        commit=False,
+    )
+
+
+def unlock_member(
+    db: Session,
+    tenant_id: str,
+    user_id: str,
+    *,
+    actor_id: str,
+    actor_role: str,
+    origin: audit.Origin | None = None,
+) -> Membership:
+    """Lift a login lockout (and forget the failures) of a user of this tenant."""
+    membership = get_member(db, tenant_id, user_id)
+    _check_may_manage(actor_role, membership)
+    lockout.clear(db, lockout.account_key(membership.user.email))
+    audit.record(db, "account.unlocked", tenant_id=tenant_id, actor=actor_id, subject=user_id, origin=origin)
+    return membership
+
+
+def _check_may_manage(actor_role: str, membership: Membership) -> None:
+    if actor_role == MACHINE and membership.role != "member":
+        raise PermissionDenied("an API key or client can only manage members")
+    if membership.role == "owner" and actor_role != "owner":
+        raise PermissionDenied("only an owner can change an owner or grant the owner role")
 
 
 def _active_owner_count(db: Session, tenant_id: str) -> int:

@@ -294,6 +294,25 @@ def test_repeated_parameter_is_invalid_request(client, owner, machine, repeated:
     assert_oauth_error(response, 400, "invalid_request")
 
 
+@pytest.mark.parametrize("url", ["/oauth/token", "/oauth/revoke", "/oauth/introspect"])
+@pytest.mark.parametrize("name", ["\x1f", "caf\u00e9", 'a"b', "a\\b"])
+def test_a_repeated_parameter_with_an_odd_name_is_invalid_request_not_500(client, machine, url: str, name: str):
+    """RFC 6749 §5.2 limits what error_description may hold; the name is not echoed then."""
+    body = urlencode([(name, "a"), (name, "b"), ("token", "x"), ("grant_type", "client_credentials")])
+
+    response = client.post(
+        url,
+        data=body,
+        content_type="application/x-www-form-urlencoded",
+        headers=basic_auth(machine.client_id, machine.secret),
+    )
+
+    assert (
+        assert_oauth_error(response, 400, "invalid_request")["error_description"]
+        == "a parameter was sent more than once"
+    )
+
+
 def test_json_body_is_not_a_token_request(client, machine: OAuthClient):
     response = client.post(
         "/oauth/token",

@@ -1,0 +1,190 @@
+"""Brute-force protection with Flask-Limiter (issue 6).
+
+Three budgets, all configurable (``OUTTER_RATE_LIMIT_*``, see ``config.Settings``):
+
+- login and ``/oauth/token``: every attempt counts against the caller's IP; failed
+  attempts also count against the account they named (an email, a username or a
+  client id), so one address cannot spray an account and many addresses cannot
+  hammer one;
+- ``verify`` and ``check``: only *refusals* count, per IP. A valid key never touches
+  the limiter, so the hot path pays nothing (no storage round trip) for it; a flood
+  of bad keys from one address turns into 429s.
+
+Counters live in Redis when ``OUTTER_REDIS_URL`` is set (shared by every worker and
+instance), in process memory otherwise. Fixed windows: one ``INCR`` per counted
+request, the cheapest strategy ``limits`` has. If Redis fails, limits fail open and
+say so in the log: an outage of the counter store must not lock everybody out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable
+
+from flask import Flask, Response, request
+from flask_limiter import Limiter, RateLimitExceeded
+from limits import RateLimitItem, parse_many
+
+from outter_auth.api.base import json_body
+from outter_auth.config import Settings
+from outter_auth.services.users import normalize_email
+
+log = logging.getLogger(__name__)
+
+LOGIN_ENDPOINT = "sessions.Login"
+TOKEN_ENDPOINT = "oauth.TokenEndpoint"
+GATEWAY_ENDPOINTS = frozenset({"gateway.verify", "gateway.check"})
+KEY_PREFIX = "outter-auth"
+STORAGE_ERROR_LOG_INTERVAL = 60.0  # seconds between two "limiter storage down" warnings
+
+
+def client_ip() -> str:
+    """The caller's address (behind ``OUTTER_TRUSTED_PROXIES`` proxies, ProxyFix's answer)."""
+    return request.remote_addr or "unknown"
+
+
+def _account(name: str) -> str:
+    # Emails and client ids are not secrets, but they need not sit in Redis either.
+    return "account:" + hashlib.sha256(name.encode("utf-8", "replace")).hexdigest()[:32]
+
+
+def login_account() -> str:
+    body = json_body()
+    email = body.get("email") if isinstance(body, dict) else None
+    return _account(normalize_email(email)) if isinstance(email, str) else "account:-"
+
+
+def token_account() -> str:
+    """The password grant's username, otherwise the client (Basic auth or form)."""
+    form = request.form
+    if form.get("grant_type") == "password" and form.get("username"):
+        return _account("user:" + normalize_email(form["username"]))
+    client_id = request.authorization.username if request.authorization else form.get("client_id")
+    return _account("client:" + client_id) if client_id else "account:-"
+
+
+def _login_failed(response: Response) -> bool:
+    return response.status_code == 401
+
+
+def _token_failed(response: Response) -> bool:
+    return response.status_code in (400, 401)
+
+
+class RefusalBudget:
+    """Refused keys and tokens per IP on the gateway endpoints.
+
+    ``spend()`` is called only once a request is already refused; it answers the
+    seconds to wait when the address is over its budget, else ``None``. Once an
+    address is over, this process remembers it until the window ends and answers
+    from memory: a flood of bad keys costs one storage round trip per process and
+    window, not one per request.
+    """
+
+    MAX_REMEMBERED = 10_000
+
+    def __init__(self, limiter: Limiter, limits: list[RateLimitItem]) -> None:
+        self._limiter = limiter
+        self._limits = limits
+        self._over_until: dict[str, float] = {}  # ip -> end of its window (time.time())
+        self._lock = threading.Lock()
+        self._last_error_log = -math.inf
+
+    def spend(self) -> int | None:
+        ip = client_ip()
+        now = time.time()
+        until = self._over_until.get(ip)
+        if until is not None and until > now:
+            return max(1, math.ceil(until - now))
+        try:
+            strategy = self._limiter.limiter
+            over = [item for item in self._limits if not strategy.hit(item, KEY_PREFIX, "refusals", ip)]
+            if not over:
+                return None
+            until = max(strategy.get_window_stats(item, KEY_PREFIX, "refusals", ip).reset_time for item in over)
+        except Exception as error:  # noqa: BLE001 - any storage failure: fail open, loudly
+            self._storage_failed(error)
+            return None
+        self._remember(ip, until, now)
+        return max(1, math.ceil(until - now))
+
+    def _remember(self, ip: str, until: float, now: float) -> None:
+        with self._lock:
+            if len(self._over_until) >= self.MAX_REMEMBERED:
+                self._over_until = {k: v for k, v in self._over_until.items() if v > now}
+            if len(self._over_until) < self.MAX_REMEMBERED:
+                self._over_until[ip] = until
+
+    def forget_all(self) -> None:
+        with self._lock:
+            self._over_until = {}
+
+    def _storage_failed(self, error: Exception) -> None:
+        now = time.monotonic()
+        if now - self._last_error_log >= STORAGE_ERROR_LOG_INTERVAL:
+            self._last_error_log = now
+            log.warning("rate limit storage unavailable, not counting refusals: %s", type(error).__name__)
+
+
+class RateLimits:
+    """The app's limiter and its gateway refusal budget (``None`` when limits are off)."""
+
+    def __init__(self, limiter: Limiter, refusals: RefusalBudget) -> None:
+        self.limiter = limiter
+        self.refusals = refusals
+
+    def retry_after(self) -> int:
+        """Seconds until the limit that refused the current request lets it through."""
+        breached = self.limiter.current_limit
+        if breached is None:
+            return 1
+        return max(1, math.ceil(breached.window.reset_time - time.time()))
+
+    def reset(self) -> None:
+        """Forget every counter (tests)."""
+        self.limiter.reset()
+        self.refusals.forget_all()
+
+
+def init_rate_limits(app: Flask, settings: Settings) -> RateLimits | None:
+    if not settings.rate_limits:
+        return None
+    limiter = Limiter(
+        client_ip,
+        app=app,
+        storage_uri=settings.redis_url or "memory://",
+        storage_options={"socket_timeout": 1, "socket_connect_timeout": 1} if settings.redis_url else {},
+        strategy="fixed-window",
+        key_prefix=KEY_PREFIX,
+        headers_enabled=False,  # Retry-After is set on the 429 itself (errors.py)
+        swallow_errors=True,  # a dead Redis lets requests through rather than failing them
+    )
+    # The gateway endpoints count refusals themselves (RefusalBudget): skip the
+    # limiter's per-request bookkeeping there entirely.
+    limiter.request_filter(lambda: request.endpoint in GATEWAY_ENDPOINTS)
+    _limit(app, limiter, LOGIN_ENDPOINT, settings.rate_limit_login_ip, None)
+    _limit(app, limiter, LOGIN_ENDPOINT, settings.rate_limit_login_account, login_account, _login_failed)
+    _limit(app, limiter, TOKEN_ENDPOINT, settings.rate_limit_token_ip, None)
+    _limit(app, limiter, TOKEN_ENDPOINT, settings.rate_limit_token_account, token_account, _token_failed)
+    return RateLimits(limiter, RefusalBudget(limiter, parse_many(settings.rate_limit_refusals_ip)))
+
+
+def _limit(
+    app: Flask,
+    limiter: Limiter,
+    endpoint: str,
+    value: str,
+    key_func: Callable[[], str] | None,
+    deduct_when: Callable[[Response], bool] | None = None,
+) -> None:
+    """Wrap a registered view in a limit (the views stay free of limiter code)."""
+    scope = "account" if key_func else "ip"  # flask-limiter prefixes the endpoint
+    decorate = limiter.limit(value, key_func=key_func, deduct_when=deduct_when, scope=scope, override_defaults=False)
+    app.view_functions[endpoint] = decorate(app.view_functions[endpoint])
+
+
+__all__ = ["RateLimitExceeded", "RateLimits", "client_ip", "init_rate_limits"]
