@@ -17,8 +17,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from outter_auth import clock
 from outter_auth.extensions import db
 from outter_auth.models import AuditEvent, Base
+from outter_auth.services import api_key_format
 
 KEYS = "/api/auth/api-keys"
 GENERATE = KEYS + "/generate"
@@ -43,6 +45,27 @@ KEY_FIELDS = {
 KEY_PATTERN = re.compile(r"outter_(live|test)_[0-9A-Za-z]{38}")
 MANAGE = ["api_keys:read", "api_keys:write"]
 T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
+
+
+def freeze_now() -> datetime:
+    """Freeze the clock at the current second (so the owner's token stays valid) and return it."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    clock.freeze(now)
+    return now
+
+
+def iso(at: datetime) -> str:
+    return at.isoformat()
+
+
+def unknown_key(environment: str = "live") -> str:
+    """A well-formed key (its checksum holds) that was never issued."""
+    return api_key_format.generate(environment)
+
+
+def bad_checksum(raw: str) -> str:
+    """``raw`` with its last checksum character changed: malformed, refused without any I/O."""
+    return raw[:-1] + ("0" if raw[-1] != "0" else "1")
 
 
 def key_headers(raw: str) -> dict[str, str]:

@@ -1,5 +1,6 @@
-"""API keys (SPEC §3, §4, §6, §8): the management API, keys as callers, escalation, rotation,
-expiry, "shown once", audit, last_used_at, pepper rotation and introspection.
+"""API keys (SPEC §3, §4, §6, §8): the management API, keys as callers, rotation, expiry,
+"shown once", audit, last_used_at, pepper rotation and introspection. Refused keys at every
+place and escalation attempts are tables of the attack suite (tests/attacks/test_api_key_attacks.py).
 
 Time is moved with ``outter_auth.clock`` (never slept). The clock is frozen near the real
 time so the owner's access token (900 s) stays valid until the clock is moved past it;
@@ -12,8 +13,7 @@ import hashlib
 import hmac
 import logging
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -35,36 +35,27 @@ from tests.api_key_helpers import (
     assert_key_refused,
     assert_key_works,
     audit_events,
+    bad_checksum,
     confidential_client,
     create_key,
     create_project,
     dump_database,
+    freeze_now,
     get_key,
     introspect,
     introspection,
+    iso,
     key_headers,
     list_keys,
     me,
-    new_events,
     parse_time,
     secret_parts,
 )
 from tests.assertions import assert_error
-from tests.factories import PASSWORD, Actor, Factory
+from tests.factories import Actor, Factory
 
 DAY = 24 * 3600
 THIRTY_DAYS = 30 * DAY
-
-
-def freeze_now() -> datetime:
-    """Freeze the clock at the current second (so the owner's token stays valid) and return it."""
-    now = datetime.now(UTC).replace(microsecond=0)
-    clock.freeze(now)
-    return now
-
-
-def iso(at: datetime) -> str:
-    return at.isoformat()
 
 
 @pytest.fixture(params=["owner", "admin"])
@@ -659,71 +650,11 @@ def test_the_header_name_is_case_insensitive(client, owner):
     assert client.get(ME, headers={"x-api-key": created["key"]}).status_code == 200
 
 
-def unknown_key() -> str:
-    return api_key_format.generate("live")
-
-
-def bad_checksum(raw: str) -> str:
-    return raw[:-1] + ("0" if raw[-1] != "0" else "1")
-
-
-@dataclass(frozen=True)
-class Refusal:
-    value: Callable[[dict[str, Any]], str]
-    reason: str
-    setup: str | None = None  # "revoke" | "expire"
-
-
-REFUSALS = [
-    pytest.param(Refusal(lambda k: "", "malformed"), id="missing-empty-header"),
-    pytest.param(Refusal(lambda k: bad_checksum(k["key"]), "malformed"), id="bad-checksum"),
-    pytest.param(Refusal(lambda k: "outter_prod_" + k["key"][12:], "malformed"), id="wrong-prefix"),
-    pytest.param(Refusal(lambda k: "sk_live_" + k["key"][8:], "malformed"), id="other-vendor-prefix"),
-    pytest.param(Refusal(lambda k: k["key"][:-2], "malformed"), id="too-short"),
-    pytest.param(Refusal(lambda k: k["key"] + "0", "malformed"), id="too-long"),
-    pytest.param(Refusal(lambda k: "outter_live_", "malformed"), id="prefix-only"),
-    pytest.param(Refusal(lambda k: "ApiKey " + k["key"], "malformed"), id="scheme-in-header"),
-    pytest.param(Refusal(lambda k: k["key"].upper(), "malformed"), id="upper-cased"),
-    pytest.param(Refusal(lambda k: unknown_key(), "unknown"), id="unknown"),
-    pytest.param(Refusal(lambda k: api_key_format.generate("test"), "unknown"), id="unknown-test"),
-    pytest.param(Refusal(lambda k: k["key"], "revoked", "revoke"), id="revoked"),
-    pytest.param(Refusal(lambda k: k["key"], "expired", "expire"), id="expired"),
-]
-
-
-@pytest.mark.parametrize("refusal", REFUSALS)
-def test_refused_keys_are_401_with_an_apikey_challenge(client, owner, refusal: Refusal):
-    freeze_now()
-    created = create_key(client, owner.headers, scopes=MANAGE, expires_in=3600)
-    assert_key_works(client, created["key"])
-    if refusal.setup == "revoke":
-        assert client.delete(f"{KEYS}/{created['id']}", headers=owner.headers).status_code == 204
-    if refusal.setup == "expire":
-        clock.advance(3600)
-    presented = refusal.value(created)
-
-    for response in (client.get(ME, headers=key_headers(presented)), client.get(KEYS, headers=key_headers(presented))):
-        body = assert_key_refused(response, refusal.reason)
-        assert 'error="invalid_key"' in response.headers["WWW-Authenticate"]
-        if len(presented) > 12:
-            assert presented[12:] not in response.get_data(as_text=True)
-        assert body["message"]
-
-
 def test_no_credential_offers_the_apikey_scheme(client):
     response = client.get(ME)
 
     assert response.status_code == 401
     assert 'ApiKey realm="outter"' in response.headers["WWW-Authenticate"]
-
-
-def test_both_an_api_key_and_a_bearer_token_are_401(client, owner):
-    created = create_key(client, owner.headers, scopes=MANAGE)
-
-    for url in (ME, KEYS):
-        response = client.get(url, headers={**owner.headers, **key_headers(created["key"])})
-        assert_key_refused(response)
-        assert "one credential" in response.get_json()["message"]
 
 
 # --- API keys on the management API -----------------------------------------------------
@@ -772,350 +703,6 @@ def test_api_keys_use_the_management_api_by_scope(client, owner, scopes, allowed
         assert "missing scope" in assert_error(response, 403)["message"]
         assert list_keys(client, owner.headers, include_revoked="true") == before
         assert_key_works(client, target["key"])
-
-
-# --- escalation -------------------------------------------------------------------------
-
-CALLER_SCOPES = [*MANAGE, "content:generate", "content:read"]
-
-
-@dataclass
-class Bounded:
-    """A key with api_keys:write, bound to project p1, live, expiring in a day; and targets."""
-
-    now: datetime
-    caller: dict[str, Any]
-    p1: str
-    p2: str
-    targets: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-    @property
-    def expiry(self) -> datetime:
-        return self.now + timedelta(days=1)
-
-
-@pytest.fixture
-def bounded(client, owner) -> Bounded:
-    now = freeze_now()
-    p1, p2 = create_project(client, owner.headers, "web"), create_project(client, owner.headers, "mobile")
-    caller = create_key(
-        client, owner.headers, name="caller", scopes=CALLER_SCOPES, project_id=p1, expires_at=iso(now + timedelta(1))
-    )
-    ctx = Bounded(now, caller, p1, p2)
-    hour = iso(now + timedelta(hours=1))
-    shapes = {
-        "within": {"scopes": ["content:generate"], "project_id": p1, "expires_at": hour},
-        "broader-scopes": {"scopes": ["content:generate", "billing:write"], "project_id": p1, "expires_at": hour},
-        "other-environment": {
-            "scopes": ["content:generate"],
-            "environment": "test",
-            "project_id": p1,
-            "expires_at": hour,
-        },
-        "other-project": {"scopes": ["content:generate"], "project_id": p2, "expires_at": hour},
-        "tenant-wide": {"scopes": ["content:generate"], "expires_at": hour},
-    }
-    for name, shape in shapes.items():
-        ctx.targets[name] = create_key(client, owner.headers, name=name, **shape)
-    ctx.targets["self"] = caller
-    return ctx
-
-
-def later(ctx: Bounded, seconds: int) -> str:
-    return iso(ctx.expiry + timedelta(seconds=seconds))
-
-
-@dataclass(frozen=True)
-class Escalation:
-    action: str  # create | generate | patch | revoke | rotate
-    status: int
-    target: str | None = None
-    body: Callable[[Bounded], dict[str, Any]] = lambda ctx: {}
-    message: str | None = None  # a fragment of the 403 message
-
-
-def create_body(**overrides: Any) -> Callable[[Bounded], dict[str, Any]]:
-    def body(ctx: Bounded) -> dict[str, Any]:
-        base: dict[str, Any] = {
-            "name": "child",
-            "scopes": ["content:generate"],
-            "project_id": ctx.p1,
-            "expires_at": iso(ctx.now + timedelta(hours=2)),
-        }
-        for name, value in overrides.items():
-            value = value(ctx) if callable(value) else value
-            if value is DROP:
-                base.pop(name, None)
-            else:
-                base[name] = value
-        return base
-
-    return body
-
-
-DROP = object()
-
-ESCALATIONS = [
-    # creating
-    pytest.param(Escalation("create", 201, body=create_body()), id="create-within"),
-    pytest.param(
-        Escalation("create", 201, body=create_body(scopes=CALLER_SCOPES, expires_at=lambda ctx: iso(ctx.expiry))),
-        id="create-same-power",
-    ),
-    pytest.param(
-        Escalation("create", 201, body=create_body(expires_at=DROP, expires_in=600)), id="create-within-expires-in"
-    ),
-    pytest.param(
-        Escalation(
-            "create", 403, body=create_body(scopes=["content:generate", "billing:write"]), message="billing:write"
-        ),
-        id="create-scope-it-lacks",
-    ),
-    pytest.param(
-        Escalation("create", 403, body=create_body(scopes=["users:write"]), message="users:write"),
-        id="create-management-scope-it-lacks",
-    ),
-    pytest.param(
-        Escalation("generate", 403, body=create_body(scopes=["audit:read"]), message="audit:read"),
-        id="generate-scope-it-lacks",
-    ),
-    pytest.param(
-        Escalation("create", 403, body=create_body(environment="test"), message="live"), id="create-other-environment"
-    ),
-    pytest.param(
-        Escalation("create", 403, body=create_body(project_id=lambda ctx: ctx.p2), message="project"),
-        id="create-other-project",
-    ),
-    pytest.param(
-        Escalation("create", 403, body=create_body(project_id=DROP), message="project"), id="create-tenant-wide"
-    ),
-    pytest.param(
-        Escalation("create", 403, body=create_body(project_id=None), message="project"), id="create-project-null"
-    ),
-    pytest.param(
-        Escalation("create", 403, body=create_body(expires_at=DROP), message="outlive"), id="create-no-expiry"
-    ),
-    pytest.param(
-        Escalation("create", 403, body=create_body(expires_at=lambda ctx: later(ctx, 1)), message="outlive"),
-        id="create-later-expiry",
-    ),
-    pytest.param(
-        Escalation("create", 403, body=create_body(expires_at=DROP, expires_in=2 * DAY), message="outlive"),
-        id="create-later-expires-in",
-    ),
-    # updating
-    pytest.param(Escalation("patch", 200, "within", lambda ctx: {"name": "renamed"}), id="patch-within-rename"),
-    pytest.param(
-        Escalation("patch", 200, "within", lambda ctx: {"scopes": ["content:read"]}), id="patch-within-scopes"
-    ),
-    pytest.param(
-        Escalation("patch", 200, "within", lambda ctx: {"expires_at": iso(ctx.expiry)}), id="patch-within-expiry"
-    ),
-    pytest.param(
-        Escalation("patch", 403, "within", lambda ctx: {"scopes": ["content:generate", "billing:write"]}, "billing"),
-        id="patch-widen-scopes",
-    ),
-    pytest.param(
-        Escalation("patch", 403, "within", lambda ctx: {"expires_at": None}, "outlive"), id="patch-remove-expiry"
-    ),
-    pytest.param(
-        Escalation("patch", 403, "within", lambda ctx: {"expires_at": later(ctx, 3600)}, "outlive"),
-        id="patch-later-expiry",
-    ),
-    pytest.param(
-        Escalation("patch", 403, "self", lambda ctx: {"scopes": [*CALLER_SCOPES, "users:write"]}, "users:write"),
-        id="patch-self-widen",
-    ),
-    pytest.param(
-        Escalation("patch", 403, "self", lambda ctx: {"expires_at": None}, "outlive"), id="patch-self-remove-expiry"
-    ),
-    pytest.param(
-        Escalation("patch", 403, "broader-scopes", lambda ctx: {"name": "mine now"}, "billing"),
-        id="patch-broader-key",
-    ),
-    pytest.param(
-        Escalation("patch", 403, "broader-scopes", lambda ctx: {"scopes": ["content:generate"]}, "billing"),
-        id="patch-narrowing-a-broader-key",
-    ),
-    pytest.param(
-        Escalation("patch", 403, "other-environment", lambda ctx: {"name": "x"}, "live"), id="patch-other-environment"
-    ),
-    pytest.param(
-        Escalation("patch", 403, "other-project", lambda ctx: {"name": "x"}, "project"), id="patch-other-project"
-    ),
-    pytest.param(Escalation("patch", 403, "tenant-wide", lambda ctx: {"name": "x"}, "project"), id="patch-tenant-wide"),
-    # revoking
-    pytest.param(Escalation("revoke", 204, "within"), id="revoke-within"),
-    pytest.param(Escalation("revoke", 403, "broader-scopes", message="billing"), id="revoke-broader-scopes"),
-    pytest.param(Escalation("revoke", 403, "other-environment", message="live"), id="revoke-other-environment"),
-    pytest.param(Escalation("revoke", 403, "other-project", message="project"), id="revoke-other-project"),
-    pytest.param(Escalation("revoke", 403, "tenant-wide", message="project"), id="revoke-tenant-wide"),
-    # rotating
-    pytest.param(Escalation("rotate", 201, "within"), id="rotate-within"),
-    pytest.param(Escalation("rotate", 403, "broader-scopes", message="billing"), id="rotate-broader-scopes"),
-    pytest.param(Escalation("rotate", 403, "other-environment", message="live"), id="rotate-other-environment"),
-    pytest.param(Escalation("rotate", 403, "other-project", message="project"), id="rotate-other-project"),
-    pytest.param(Escalation("rotate", 403, "tenant-wide", message="project"), id="rotate-tenant-wide"),
-]
-
-KEY_EVENTS = ("api_key.created", "api_key.updated", "api_key.revoked", "api_key.rotated")
-
-
-@pytest.mark.parametrize("case", ESCALATIONS)
-def test_a_key_cannot_mint_more_power_than_it_has(app, client, owner, bounded: Bounded, case: Escalation):
-    headers = key_headers(bounded.caller["key"])
-    target = bounded.targets[case.target] if case.target else None
-    before = list_keys(client, owner.headers, include_revoked="true")
-    events_before = audit_events(app)
-
-    if case.action in ("create", "generate"):
-        response = client.post(KEYS if case.action == "create" else GENERATE, json=case.body(bounded), headers=headers)
-    elif case.action == "patch":
-        response = client.patch(f"{KEYS}/{target['id']}", json=case.body(bounded), headers=headers)
-    elif case.action == "revoke":
-        response = client.delete(f"{KEYS}/{target['id']}", headers=headers)
-    else:
-        response = client.post(f"{KEYS}/{target['id']}/rotate", json={}, headers=headers)
-
-    recorded = new_events(app, events_before)
-    assert response.status_code == case.status, response.get_data(as_text=True)
-    if case.status == 403:
-        body = assert_error(response, 403)
-        assert case.message in body["message"], body
-        assert list_keys(client, owner.headers, include_revoked="true") == before  # nothing changed
-        if target is not None:
-            assert_key_works(client, target["key"])
-        [refused] = recorded
-        assert refused["type"] == "api_key.escalation_refused"
-        assert refused["tenant_id"] == owner.tenant_id
-        assert refused["actor"] == bounded.caller["id"]
-        assert refused["details"]["reason"] == body["message"]
-        return
-    assert not [e for e in recorded if e["type"] == "api_key.escalation_refused"]
-    assert [e["actor"] for e in recorded if e["type"] in KEY_EVENTS] == [bounded.caller["id"]]
-    if case.action in ("create", "generate") or case.action == "rotate":
-        made = response.get_json()
-        assert set(made["scopes"]) <= set(CALLER_SCOPES)
-        assert made["environment"] == "live" and made["project_id"] == bounded.p1
-        assert made["expires_at"] is not None and parse_time(made["expires_at"]) <= bounded.expiry
-        assert made["created_by"] == bounded.caller["id"]
-        assert_key_works(client, made["key"])
-    if case.action == "revoke":
-        assert_key_refused(me(client, target["key"]), "revoked")
-
-
-@pytest.mark.parametrize(
-    ("action", "target", "body"),
-    [
-        pytest.param("patch", "within", {"scopes": ["billing:write"]}, id="patch-widen-scopes"),
-        pytest.param("patch", "within", {"expires_at": None}, id="patch-remove-expiry"),
-        pytest.param("patch", "self", {"scopes": ["users:write"]}, id="patch-self-widen"),
-        pytest.param("patch", "broader-scopes", {"name": "x"}, id="patch-broader-key"),
-        pytest.param("revoke", "other-project", None, id="revoke-other-project"),
-        pytest.param("rotate", "broader-scopes", {}, id="rotate-broader-key"),
-    ],
-)
-def test_a_refused_change_names_the_key_in_the_audit_trail(app, client, bounded: Bounded, action, target, body):
-    key_id = bounded.targets[target]["id"]
-    url = f"{KEYS}/{key_id}" + ("/rotate" if action == "rotate" else "")
-    method = {"patch": "PATCH", "revoke": "DELETE", "rotate": "POST"}[action]
-
-    response = client.open(url, method=method, json=body, headers=key_headers(bounded.caller["key"]))
-
-    assert_error(response, 403)
-    [refused] = audit_events(app, "api_key.escalation_refused")
-    assert refused["subject"] == key_id
-
-
-def test_an_unbounded_key_may_make_project_keys_and_keys_with_an_expiry(client, owner, project):
-    caller = create_key(client, owner.headers, scopes=[*MANAGE, "content:generate"])
-
-    made = create_key(
-        client, key_headers(caller["key"]), scopes=["content:generate"], project_id=project, expires_in=3600
-    )
-
-    assert made["project_id"] == project and made["expires_at"] is not None
-
-
-def test_a_test_key_cannot_make_live_keys(app, client, owner):
-    caller = create_key(client, owner.headers, scopes=MANAGE, environment="test")
-
-    refused = client.post(KEYS, json={"name": "x", "scopes": []}, headers=key_headers(caller["key"]))
-    allowed = client.post(
-        KEYS, json={"name": "x", "scopes": [], "environment": "test"}, headers=key_headers(caller["key"])
-    )
-
-    assert "test" in assert_error(refused, 403)["message"]
-    assert allowed.status_code == 201 and allowed.get_json()["key"].startswith("outter_test_")
-    assert len(audit_events(app, "api_key.escalation_refused")) == 1
-
-
-def test_a_user_token_narrowed_to_api_keys_cannot_mint_other_management_scopes(app, client, owner):
-    form = {
-        "grant_type": "password",
-        "client_id": "outter-app",
-        "username": owner.email,
-        "password": PASSWORD,
-        "scope": "api_keys:read api_keys:write",
-    }
-    token = client.post("/oauth/token", data=form).get_json()["access_token"]
-    narrowed = {"Authorization": f"Bearer {token}"}
-    assert sorted(client.get(ME, headers=narrowed).get_json()["scopes"]) == MANAGE
-
-    response = client.post(KEYS, json={"name": "x", "scopes": ["users:write", "users:read"]}, headers=narrowed)
-
-    assert "users" in assert_error(response, 403)["message"]
-    assert len(audit_events(app, "api_key.escalation_refused")) == 1
-
-
-@pytest.mark.parametrize(
-    ("method", "path", "body"),
-    [
-        pytest.param(
-            "POST",
-            "/api/auth/users",
-            {"email": "new-owner@acme.test", "password": "a long password 123", "role": "owner"},
-            id="create-owner",
-        ),
-        pytest.param(
-            "POST",
-            "/api/auth/users",
-            {"email": "new-admin@acme.test", "password": "a long password 123", "role": "admin"},
-            id="create-admin",
-        ),
-        pytest.param("PATCH", "/api/auth/users/{member}", {"role": "admin"}, id="promote"),
-        pytest.param("PATCH", "/api/auth/users/{member}", {"role": "owner"}, id="promote-to-owner"),
-    ],
-)
-def test_a_key_with_users_write_cannot_make_a_user_more_powerful_than_itself(client, owner, member, method, path, body):
-    caller = create_key(client, owner.headers, scopes=["users:read", "users:write"])
-
-    response = client.open(
-        path.format(member=member.user_id), method=method, json=body, headers=key_headers(caller["key"])
-    )
-
-    assert_error(response, 403)
-    roles = {u["email"]: u["role"] for u in client.get("/api/auth/users", headers=owner.headers).get_json()}
-    assert roles.get(member.email) == "member"
-    assert not {"new-owner@acme.test", "new-admin@acme.test"} & set(roles)
-
-
-def test_a_key_with_users_write_may_add_members(client, owner):
-    caller = create_key(client, owner.headers, scopes=["users:write"])
-    body = {"email": "plain@acme.test", "password": "a long password 123", "role": "member"}
-
-    response = client.post("/api/auth/users", json=body, headers=key_headers(caller["key"]))
-
-    assert response.status_code == 201, response.get_data(as_text=True)
-
-
-def test_owners_and_admins_are_not_bounded(client, manager, project):
-    made = create_key(
-        client, manager.headers, scopes=["users:write", "audit:read", "billing:write", *MANAGE], project_id=project
-    )
-
-    assert made["expires_at"] is None
-    assert_key_works(client, made["key"])
 
 
 # --- audit ------------------------------------------------------------------------------
@@ -1341,21 +928,6 @@ def test_introspection_of_a_tenant_wide_key(client, owner, acme_client):
     )
 
 
-@pytest.mark.parametrize("state", ["revoked", "expired", "rotated-without-grace"])
-def test_introspection_of_a_dead_key_is_inactive(client, owner, acme_client, state):
-    freeze_now()
-    created = create_key(client, owner.headers, expires_in=3600)
-    assert introspect(client, acme_client, created["key"])["active"] is True
-    if state == "revoked":
-        assert client.delete(f"{KEYS}/{created['id']}", headers=owner.headers).status_code == 204
-    elif state == "expired":
-        clock.advance(3600)
-    else:
-        assert rotate(client, owner.headers, created["id"]).status_code == 201
-
-    assert introspect(client, acme_client, created["key"]) == {"active": False}
-
-
 def test_introspection_of_another_tenants_key_is_inactive(client, owner, other_owner, acme_client):
     theirs = create_key(client, other_owner.headers, scopes=["content:generate"])
 
@@ -1363,9 +935,15 @@ def test_introspection_of_another_tenants_key_is_inactive(client, owner, other_o
     assert_key_works(client, theirs["key"])  # it is a live key: only its tenant may learn about it
 
 
-@pytest.mark.parametrize("token", ["unknown", "bad-checksum"])
-def test_introspection_of_unknown_or_malformed_keys_is_inactive(client, owner, acme_client, token):
-    created = create_key(client, owner.headers)
-    value = unknown_key() if token == "unknown" else bad_checksum(created["key"])
+@pytest.mark.parametrize("method", ["post", "patch"])
+def test_expires_at_that_utc_cannot_hold_is_422_not_500(client, owner, method):
+    """Found by tests/fuzz: 9999-12-31T23:59:59-14:00 is a valid date-time, but it is in
+    the year 10000 in UTC, which the database layer (storing UTC) could not convert."""
+    url = KEYS if method == "post" else f"{KEYS}/{create_key(client, owner.headers)['id']}"
+    body = {"name": "x", "scopes": [], "expires_at": "9999-12-31T23:59:59-14:00"}
 
-    assert introspect(client, acme_client, value) == {"active": False}
+    response = getattr(client, method)(url, json=body, headers=owner.headers)
+
+    assert "expires_at" in assert_error(response, 422)["errors"]["json"]
+    latest = client.post(KEYS, json={**body, "expires_at": "9999-12-31T23:59:59Z"}, headers=owner.headers)
+    assert latest.status_code == 201, latest.get_data(as_text=True)

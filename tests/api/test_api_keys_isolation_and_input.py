@@ -1,9 +1,11 @@
 """/api/auth/api-keys: tenant isolation, roles, and bad input of every kind.
 
 Another tenant's key must be indistinguishable from a key that does not exist (404) and
-be left exactly as it was, still working. Members hold no api_keys scope (403). Bad
-input is a clean 4xx in the SPEC §4 shape, never a 500 or a traceback, and changes
-nothing. Crashes are answered as a client would see them (``PROPAGATE_EXCEPTIONS``
+be left exactly as it was, still working: every by-id route is tried with another
+tenant's ids by tests/attacks/test_cross_tenant.py, and the malformed-JSON, oversized-body
+and odd-id tables for every endpoint are in tests/attacks/test_oversized_input.py.
+Members hold no api_keys scope (403). Bad input is a clean 4xx in the SPEC §4 shape, never a 500 or a traceback, and
+changes nothing. Crashes are answered as a client would see them (``PROPAGATE_EXCEPTIONS``
 off), so a server error shows up as a 500 here rather than as a Python exception.
 """
 
@@ -15,13 +17,11 @@ from typing import Any
 import pytest
 from werkzeug.http import HTTP_STATUS_CODES
 
-from outter_auth.services import api_key_format
 from tests.api_key_helpers import (
     GENERATE,
     KEYS,
     MANAGE,
     assert_key_works,
-    audit_events,
     create_key,
     create_project,
     get_key,
@@ -29,7 +29,7 @@ from tests.api_key_helpers import (
     list_keys,
 )
 from tests.assertions import assert_error
-from tests.factories import Actor, Factory
+from tests.factories import Actor
 
 KEY = KEYS + "/{key}"
 ROTATE = KEYS + "/{key}/rotate"
@@ -51,50 +51,6 @@ def snapshot(client, actor: Actor) -> list[dict[str, Any]]:
 @pytest.fixture
 def globex_key(client, other_owner) -> dict[str, Any]:
     return create_key(client, other_owner.headers, name="globex", scopes=[*MANAGE, "content:generate"])
-
-
-@pytest.fixture(params=["owner", "admin", "api-key"])
-def acme_caller(request, client, make: Factory) -> dict[str, str]:
-    """Headers of someone who may manage acme's keys: an owner, an admin, or a key with both scopes."""
-    if request.param == "api-key":
-        owner = make.actor("acme", "keymaker@acme.test", "owner")
-        return key_headers(create_key(client, owner.headers, scopes=[*MANAGE, "content:generate"])["key"])
-    return make.actor("acme", f"{request.param}@acme.test", request.param).headers
-
-
-BY_ID = [
-    pytest.param("GET", KEY, None, id="get"),
-    pytest.param("PATCH", KEY, {"name": "hijacked"}, id="patch-name"),
-    pytest.param("PATCH", KEY, {"scopes": ["content:generate"]}, id="patch-scopes"),
-    pytest.param("PATCH", KEY, {"expires_at": None}, id="patch-expiry"),
-    pytest.param("DELETE", KEY, None, id="delete"),
-    pytest.param("POST", ROTATE, {}, id="rotate"),
-    pytest.param("POST", ROTATE, {"grace_period_seconds": 0}, id="rotate-no-grace"),
-]
-
-
-@pytest.mark.parametrize(("method", "path", "body"), BY_ID)
-def test_another_tenants_key_is_404_and_left_unchanged(
-    app, client, other_owner, globex_key, acme_caller, method, path, body
-):
-    before = snapshot(client, other_owner)
-    events_before = len(audit_events(app))
-
-    response = client.open(path.format(key=globex_key["id"]), method=method, json=body, headers=acme_caller)
-    missing = client.open(path.format(key="key_doesnotexist"), method=method, json=body, headers=acme_caller)
-
-    assert_error(response, 404)
-    assert response.get_json() == assert_error(missing, 404)  # indistinguishable from "no such id"
-    assert snapshot(client, other_owner) == before
-    assert assert_key_works(client, globex_key["key"])["scopes"] == sorted([*MANAGE, "content:generate"])
-    assert len(audit_events(app)) == events_before
-
-
-def test_lists_show_only_the_callers_tenant(client, other_owner, globex_key, acme_caller):
-    listed = list_keys(client, acme_caller, include_revoked="true")
-
-    assert globex_key["id"] not in {k["id"] for k in listed}
-    assert all(k["tenant_id"] != other_owner.tenant_id for k in listed)
 
 
 def test_a_globex_key_cannot_reach_acme_keys(client, owner, other_owner, globex_key):
@@ -218,14 +174,6 @@ def with_value(endpoint: Endpoint, name: str, value: Any) -> dict[str, Any]:
 def generic_cases() -> list[Any]:
     cases = []
     for ep in BODY_ENDPOINTS:
-        for case_id, raw in [
-            ("malformed-json", "{bad"),
-            ("truncated-json", '{"name": '),
-            ("single-quoted-json", "{'name': 'x'}"),
-            ("trailing-garbage", "{} x"),
-            ("invalid-utf8", b'{"name": "\xff\xfe"}'),
-        ]:
-            cases.append(case(ep, case_id, data=raw, content_type="application/json", status=400))
         for case_id, raw in [("list", "[]"), ("string", '"k"'), ("number", "42"), ("null", "null"), ("true", "true")]:
             cases.append(
                 case(ep, f"body-is-{case_id}", data=raw, content_type="application/json", error_field="_schema")
@@ -237,7 +185,6 @@ def generic_cases() -> list[Any]:
             ("xml", "application/xml", "<name>k</name>"),
         ]:
             cases.append(case(ep, case_id, data=raw, content_type=content_type, status=415))
-        cases.append(case(ep, "100kb-body", json={**ep.valid, "padding": "x" * 100 * 1024}, status=413))
         for extra in ("unexpected", "id", "tenant_id", "key", "digest", "created_by", "revoked_at", "last_used_at"):
             cases.append(case(ep, f"unknown-field-{extra}", json=with_value(ep, extra, "x"), error_field=extra))
     return cases
@@ -512,48 +459,9 @@ def test_a_page_past_the_end_is_empty(client, owner, target):
 
 # --- ids in the path --------------------------------------------------------------------
 
-ODD_IDS = {
-    "10kb": "x" * 10240,
-    "65-chars": "a" * 65,
-    "64-chars": "a" * 64,
-    "nul": "%00",
-    "newline": "a%0Ab",
-    "space": "a%20b",
-    "dot-dot-slash": "..%2F..%2Fhealthz",
-    "sql": "%27%20OR%201%3D1%20--",
-    "emoji": "%F0%9F%9A%80",
-    "accent": "key_%C3%A9",
-    "percent": "%25",
-    "well-formed-unknown": "key_doesnotexist",
-}
-ODD_ID_REQUESTS = [
-    pytest.param("GET", "", None, id="get"),
-    pytest.param("PATCH", "", {"name": "x"}, id="patch"),
-    pytest.param("DELETE", "", None, id="delete"),
-    pytest.param("POST", "/rotate", {}, id="rotate"),
-]
-
-
-@pytest.mark.parametrize(("method", "suffix", "body"), ODD_ID_REQUESTS)
-@pytest.mark.parametrize("odd_id", ODD_IDS.values(), ids=ODD_IDS.keys())
-def test_odd_ids_in_the_path_are_404(client, owner, target, method, suffix, body, odd_id):
-    before = snapshot(client, owner)
-
-    response = client.open(f"{KEYS}/{odd_id}{suffix}", method=method, json=body, headers=owner.headers)
-
-    assert_clean_error(response, 404)
-    assert snapshot(client, owner) == before
-
 
 def test_a_key_in_the_path_is_404_and_not_echoed(client, owner, target):
     response = client.get(f"{KEYS}/{target['key']}", headers=owner.headers)
 
     assert_clean_error(response, 404)
     assert target["key"] not in response.get_data(as_text=True)
-
-
-def test_an_api_key_header_that_is_not_a_key_is_401_not_500(client, owner):
-    for value in ["x" * 8000, "outter_live_" + "é" * 38, api_key_format.generate("live")[:-1] + "\t"]:
-        response = client.get(KEYS, headers={"X-API-Key": value})
-        assert response.status_code == 401, response.get_data(as_text=True)
-        assert response.headers["WWW-Authenticate"].startswith("ApiKey")

@@ -1,5 +1,9 @@
 """Bad input of every kind, at every endpoint that reads a body or parameters.
 
+Malformed JSON, bodies over the size limit, wrong types for every field and odd ids in
+the path are tables of the attack suite, generated for every endpoint from the app's own
+routes (tests/attacks/test_oversized_input.py); this file keeps the rules of the fields.
+
 SPEC §4: "Bad input of any kind is a 4xx with a clear message — never a 500, never a
 stack trace", in the shape ``{"code", "status", "message"}`` (422 adds ``errors`` per
 field). Valid but unusual text (emoji, right-to-left scripts, combining marks,
@@ -123,15 +127,6 @@ def generic_cases() -> list[Any]:
     """Bad bodies that every body-taking endpoint must refuse the same way."""
     cases = []
     for ep in ENDPOINTS:
-        # malformed JSON → 400
-        for case_id, raw in [
-            ("malformed-json", "{bad"),
-            ("truncated-json", '{"name": '),
-            ("single-quoted-json", "{'name': 'x'}"),
-            ("json-with-trailing-garbage", "{} x"),
-            ("invalid-utf8", b'{"name": "\xff\xfe"}'),
-        ]:
-            cases.append(case(ep, case_id, data=raw, content_type="application/json", status=400))
         # JSON that is not an object → 422 on the whole body
         for case_id, raw in [
             ("list", "[]"),
@@ -152,8 +147,6 @@ def generic_cases() -> list[Any]:
             ("xml", "application/xml", "<name>x</name>"),
         ]:
             cases.append(case(ep, case_id, data=raw, content_type=content_type, status=415))
-        # larger than MAX_CONTENT_LENGTH → 413
-        cases.append(case(ep, "100kb-body", json={**ep.valid, "padding": "x" * 100 * 1024}, status=413))
         # unknown fields, including ones a caller might hope to smuggle in
         for extra in ("unexpected", "id", "tenant_id", "is_admin"):
             cases.append(case(ep, f"unknown-field-{extra}", json=with_value(ep, extra, "x"), error_field=extra))
@@ -167,16 +160,7 @@ def generic_cases() -> list[Any]:
                 case(ep, "empty-json-body", data="", content_type="application/json", error_field=ep.required[0])
             )
             cases.append(case(ep, "no-body", error_field=ep.required[0]))
-        # wrong types: number, boolean, list, object and null for each string field
         for name in TEXT_FIELDS[ep] + SECRET_FIELDS.get(ep, ()):
-            for case_id, value in [
-                ("number", 12345678),
-                ("boolean", True),
-                ("list", ["x"]),
-                ("object", {}),
-                ("null", None),
-            ]:
-                cases.append(case(ep, f"{name}-is-{case_id}", json=with_value(ep, name, value), error_field=name))
             cases.append(case(ep, f"{name}-10kb", json=with_value(ep, name, KB10), error_field=name))
             cases.append(case(ep, f"{name}-nul", json=with_value(ep, name, "ab\x00cdefghij"), error_field=name))
         # control characters in plain-text fields
@@ -404,36 +388,3 @@ def test_a_page_past_the_end_is_empty_not_an_error(client, owner, url, page):
 
     assert response.status_code == 200
     assert response.get_json() == []
-
-
-# --- ids in the path --------------------------------------------------------------------
-
-ODD_IDS = {
-    "10kb": "x" * 10240,
-    "65-chars": "a" * 65,
-    "64-chars": "a" * 64,
-    "nul": "%00",
-    "newline": "a%0Ab",
-    "space": "a%20b",
-    "dot-dot-slash": "..%2F..%2Fhealthz",
-    "sql": "%27%20OR%201%3D1%20--",
-    "emoji": "%F0%9F%9A%80",
-    "accent": "prj_%C3%A9",
-    "percent": "%25",
-    "well-formed-unknown": "xyz_doesnotexist",
-}
-BODIES = {PROJECT: {"name": "x"}, USER: {"role": "admin"}}
-
-
-@pytest.mark.parametrize("path", [PROJECT, USER], ids=["projects", "users"])
-@pytest.mark.parametrize("method", ["GET", "PATCH", "DELETE"])
-@pytest.mark.parametrize("odd_id", ODD_IDS.values(), ids=ODD_IDS.keys())
-def test_odd_ids_in_the_path_are_404(client, owner, ids, path, method, odd_id):
-    before = {url: client.get(url, headers=owner.headers).get_json() for url in (PROJECTS, USERS)}
-    url = path.split("{")[0] + odd_id
-    body = BODIES[path] if method == "PATCH" else None
-
-    response = client.open(url, method=method, json=body, headers=owner.headers)
-
-    assert_clean_error(response, 404)
-    assert {url: client.get(url, headers=owner.headers).get_json() for url in (PROJECTS, USERS)} == before

@@ -53,36 +53,6 @@ def _revoked(client, owner, key):
     return key["key"]
 
 
-def _expired(client, owner, key):
-    clock.freeze(datetime.now(UTC))
-    raw = create_key(client, owner.headers, name="short", expires_in=60)["key"]
-    clock.advance(61)
-    return raw
-
-
-def _unknown(client, owner, key):
-    return api_key_format.generate("live")
-
-
-def _malformed(client, owner, key):
-    return key["key"][:-1] + ("A" if key["key"][-1] != "A" else "B")  # checksum broken
-
-
-@pytest.mark.parametrize(
-    ("refused_key", "code"),
-    [(_revoked, "revoked"), (_expired, "expired"), (_unknown, "unknown"), (_malformed, "malformed")],
-    ids=["revoked", "expired", "unknown", "malformed"],
-)
-def test_refusals_carry_their_code(client, owner, key, refused_key, code):
-    raw = refused_key(client, owner, key)
-    verify = client.post(VERIFY, headers={"X-API-Key": raw})
-    assert verify.status_code == 401
-    assert verify.get_json() == {"valid": False, "code": code}
-    assert verify.headers["WWW-Authenticate"].startswith("ApiKey")
-    check = client.get(CHECK, headers={"X-API-Key": raw})
-    assert check.status_code == 401 and check.get_data() == b""
-
-
 def test_verify_without_a_key_is_missing(client):
     response = client.post(VERIFY)
     assert response.status_code == 401
@@ -156,16 +126,6 @@ def test_check_with_a_user_jwt(client, owner):
     assert response.headers["X-Outter-Tenant-Id"] == owner.tenant_id
     assert "users:write" in response.headers["X-Outter-Scopes"].split()
     assert "X-Outter-Key-Id" not in response.headers
-
-
-@pytest.mark.parametrize(
-    "authorization",
-    ["Bearer not.a.jwt", "Bearer", "Basic dXNlcjpwYXNz", "Bearer " + "a" * 9000],
-    ids=["garbage", "empty", "basic", "huge"],
-)
-def test_check_refuses_bad_bearer_tokens_with_an_empty_401(client, authorization):
-    response = client.get(CHECK, headers={"Authorization": authorization})
-    assert response.status_code == 401 and response.get_data() == b""
 
 
 def test_check_without_credentials_is_401(client):
