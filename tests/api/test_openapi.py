@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -206,3 +207,64 @@ def test_docs_assets_are_served(client, docs_page: str):
 
 def test_missing_docs_asset_is_404(client):
     assert client.get("/docs/assets/no-such-file.js").status_code == 404
+
+
+# -- Responses as documented (found by tests/fuzz) -----------------------------------
+
+
+def _resolve(spec: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in node:
+        target: Any = spec
+        for part in node["$ref"][2:].split("/"):
+            target = target[part]
+        node = target
+    return node
+
+
+def test_pagination_header_is_documented_as_the_json_it_is(spec, client, owner):
+    """X-Pagination is a JSON object: ``content`` in OpenAPI 3, not a ``schema`` (which would
+    mean the ``simple`` style, ``total,1,total_pages,1``)."""
+    responses = spec["paths"]["/api/auth/projects"]["get"]["responses"]
+    header = _resolve(spec, responses["200"]["headers"]["X-Pagination"])
+    assert "schema" not in header, header
+    schema = _resolve(spec, header["content"]["application/json"]["schema"])
+    assert {"total", "total_pages", "page"} <= set(schema["properties"])
+
+    sent = client.get("/api/auth/projects", headers=owner.headers).headers["X-Pagination"]
+    assert set(json.loads(sent)) <= set(schema["properties"])
+
+
+def test_me_answers_as_documented_for_users_keys_and_clients(spec, app, client, owner):
+    """Each kind of caller leaves some fields null (a user has no environment, a key no
+    email): every null must be documented as nullable, every field as a property."""
+    from tests.api_key_helpers import confidential_client, create_key, key_headers
+
+    ok = _resolve(spec, spec["paths"]["/api/auth/me"]["get"]["responses"]["200"])
+    properties = _resolve(spec, ok["content"]["application/json"]["schema"])["properties"]
+    key = create_key(client, owner.headers, scopes=["content:generate"])["key"]
+    client_id, secret = confidential_client(app)
+    token = client.post("/oauth/token", data={"grant_type": "client_credentials"}, auth=(client_id, secret)).get_json()[
+        "access_token"
+    ]
+
+    for headers in (owner.headers, key_headers(key), {"Authorization": f"Bearer {token}"}):
+        body = client.get("/api/auth/me", headers=headers).get_json()
+        assert set(body) <= set(properties), body
+        nulls = {name for name, value in body.items() if value is None}
+        assert all(properties[name].get("nullable") for name in nulls), (body["type"], nulls)
+
+
+def test_bodies_the_api_refuses_are_documented(spec, client, owner):
+    """Shared code answers 415 to a non-JSON body and 400 to JSON that does not parse,
+    for every operation that takes a body: each of them lists both."""
+    for method, path, operation in operations(spec):
+        if not path.startswith("/api/") or method not in ("post", "put", "patch"):
+            continue
+        assert "415" in operation["responses"], f"{method.upper()} {path}"
+        if "application/json" in operation.get("requestBody", {}).get("content", {}):
+            assert "400" in operation["responses"], f"{method.upper()} {path}"
+
+    not_json = client.post("/api/auth/projects", data="name=x", content_type="text/plain", headers=owner.headers)
+    assert not_json.status_code == 415, not_json.get_data(as_text=True)
+    broken = client.post("/api/auth/projects", data="{", content_type="application/json", headers=owner.headers)
+    assert broken.status_code == 400, broken.get_data(as_text=True)

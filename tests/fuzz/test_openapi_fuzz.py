@@ -1,0 +1,291 @@
+"""Schema fuzzing: schemathesis drives every operation of the app's own ``/openapi.json``.
+
+The document is loaded through the WSGI app (``schemathesis.openapi.from_wsgi``) and
+every request goes in-process through the same app, on the test database, in
+schemathesis' examples, coverage and fuzzing phases, with positive and negative data.
+Each response is checked for: no 5xx (in testing an unhandled exception propagates
+and fails the case just the same), a status code listed on the operation by itself
+(not only through flask-smorest's catch-all ``default``), a documented content type
+and documented headers, a body matching the documented schema, and a 4xx for every
+negative case.
+
+Credentials: bearerAuth operations act as the owner of tenant ``acme``, clientBasic
+ones (``/oauth/*``) as a confidential client of that tenant. The fuzzer logs out,
+revokes tokens, demotes and deactivates users, deletes clients and rotates their
+secrets; a credential it destroyed must not turn every later case into a 401. So
+each credential is checked right before every request and renewed through the app
+when it no longer works (see ``Credentials``), and the run fails if an authenticated
+operation never got past 401.
+
+A failing case fails the test, and schemathesis prints it with a ``curl`` command
+that reproduces it. The summary at the end of the session counts what was sent.
+"""
+
+from __future__ import annotations
+
+import os
+import zlib
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import schemathesis
+from flask import Flask
+from hypothesis import strategies as st
+from schemathesis.openapi.checks import UndefinedStatusCode
+from sqlalchemy import Select, select, update
+
+from outter_auth.extensions import db
+from outter_auth.models import ApiKey, Membership, Project, User
+from outter_auth.models import OAuthClient as OAuthClientModel
+from outter_auth.scopes import MANAGEMENT_SCOPES
+from tests import factories
+from tests.api_key_helpers import create_key, create_project
+from tests.fuzz.conftest import FuzzStats
+from tests.oauth_helpers import OAuthClient, basic_auth, create_client
+
+# Examples per operation in the fuzzing phase (the examples and coverage phases add
+# their own, deterministic, cases): about 2,100 requests, 20-40 s on 2 cores on SQLite
+# or PostgreSQL. OUTTER_FUZZ_EXAMPLES=300 is a deeper local run (about 11,000 requests,
+# 3-4 minutes).
+MAX_EXAMPLES = int(os.environ.get("OUTTER_FUZZ_EXAMPLES", "25"))
+SEED = 20250601
+
+OWNER_EMAIL = "fuzz-owner@acme.test"
+TENANT = "acme"
+CLIENT_SCOPE = "content:generate"
+# Public, but it checks the credential it is given: it gets the owner's, like the others.
+GATEWAY_CHECK = "GET /api/auth/gateway/check"
+
+# The checks run on every response, with status_code_documented_by_itself (below); the
+# others (positive_data_acceptance, ignored_auth, use_after_free, ...) are off.
+CHECKS = {
+    "enabled": False,
+    "not_a_server_error": {"enabled": True},
+    "status_code_conformance": {"enabled": True},
+    "content_type_conformance": {"enabled": True},
+    "response_headers_conformance": {"enabled": True},
+    "response_schema_conformance": {"enabled": True},
+    # Negative data (wrong types, missing fields, out-of-range values) must get a 4xx.
+    "negative_data_rejection": {"enabled": True, "expected-statuses": ["4xx"]},
+}
+
+
+def status_code_documented_by_itself(
+    ctx: schemathesis.CheckContext, response: schemathesis.Response, case: schemathesis.Case
+) -> None:
+    """Stricter than status_code_conformance, which passes any status through the
+    ``default`` response flask-smorest puts on every operation: the status must be
+    listed in its own right. Requests with a method the operation does not have (the
+    coverage phase's probes, answered 405 or by Flask's automatic OPTIONS) are left out."""
+    if case.method.upper() != case.operation.method.upper():
+        return
+    documented = [str(code) for code in case.operation.definition.raw.get("responses", {}) if code != "default"]
+    status = str(response.status_code)
+    if status not in documented and f"{status[0]}XX" not in documented:
+        raise UndefinedStatusCode(
+            operation=case.operation.label,
+            status_code=response.status_code,
+            defined_status_codes=documented,
+            allowed_status_codes=[int(code) for code in documented if code.isdigit()],
+            message=f"Received: {status}\nDocumented by itself (not only through `default`): {', '.join(documented)}",
+        )
+
+
+# Date-times like schemathesis' own (RFC 3339, years 1 to 9999, any offset) or, as often,
+# one at an edge of the calendar that UTC cannot hold (in UTC, the first is in year 0
+# and the second in year 10000); these were once 500s. Registered for the whole session,
+# which only this suite uses schemathesis in.
+_TWO_DIGITS = {limit: st.integers(0, limit).map("{:02d}".format) for limit in (23, 59)}
+_OFFSET = st.just("Z") | st.builds("{}{}:{}".format, st.sampled_from("+-"), _TWO_DIGITS[23], _TWO_DIGITS[59])
+_TIME = st.builds("{}:{}:{}".format, _TWO_DIGITS[23], _TWO_DIGITS[59], _TWO_DIGITS[59])
+_DATE_TIME = st.builds("{}T{}{}".format, st.dates().map(str), _TIME, _OFFSET)
+_EDGE_DATE_TIME = st.sampled_from(["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"])
+schemathesis.openapi.format("date-time", _DATE_TIME | _EDGE_DATE_TIME)
+
+CONFIG: dict[str, Any] = {
+    "seed": SEED,
+    "generation": {
+        "mode": "all",  # positive and negative data
+        "max-examples": MAX_EXAMPLES,
+        "deterministic": True,  # Hypothesis' derandomize: the same cases on every run
+        "database": "none",  # nothing replayed from, or written to, .hypothesis/
+    },
+    "checks": CHECKS,
+}
+
+# -- Credentials ---------------------------------------------------------------------
+
+
+def _security(operation: schemathesis.APIOperation) -> set[str]:
+    return {name for requirement in operation.definition.raw.get("security", []) for name in requirement}
+
+
+class Credentials:
+    """The owner's access token and a confidential client, checked before every request.
+
+    Cases get a placeholder when they are generated (the coverage phase builds its
+    cases long before it sends them) and the live credential right before they are
+    sent. Each credential is reused while it still works, and replaced through the
+    app when an earlier case destroyed it (logout, revocation, a demoted or
+    deactivated owner, a deleted, rotated or narrowed client). Checking costs one
+    cheap request; a fresh login per case would cost a bcrypt hash, a session and an
+    RS256 signature.
+    """
+
+    OWNER = "Bearer fuzz-owner-placeholder"
+    CLIENT = "Basic fuzz-client-placeholder"
+
+    def __init__(self, app: Flask, owner: factories.Actor, stats: FuzzStats) -> None:
+        self.app, self.owner, self.stats = app, owner, stats
+        self.http = app.test_client()
+        self.token = owner.token
+        self.client: OAuthClient | None = None
+
+    def authorize(self, case: schemathesis.Case) -> bool:
+        """Swap the placeholder a case was generated with for a credential that works now.
+
+        False for a case without one (a public operation, or a negative case whose
+        Authorization header is missing or mangled on purpose)."""
+        sent = (case.headers or {}).get("Authorization")
+        if sent == self.OWNER:
+            case.headers["Authorization"] = self.bearer()
+        elif sent == self.CLIENT:
+            case.headers["Authorization"] = self.basic()
+        return sent in (self.OWNER, self.CLIENT)
+
+    def bearer(self) -> str:
+        me = self.http.get("/api/auth/me", headers={"Authorization": f"Bearer {self.token}"})
+        body = me.get_json() if me.status_code == 200 else {}
+        if body.get("roles") != ["owner"] or not set(MANAGEMENT_SCOPES) <= set(body.get("scopes", [])):
+            self.stats.renewed["owner access token"] += 1
+            self._restore_owner()
+            self.token = self._login()
+        return f"Bearer {self.token}"
+
+    def basic(self) -> str:
+        if self.client is None or self._client_token_status(self.client) != 200:
+            if self.client is not None:
+                self.stats.renewed["OAuth client"] += 1
+            self.client = create_client(self.app, "fuzz", "client_credentials", tenant=TENANT, scope=CLIENT_SCOPE)
+        assert self.client.secret is not None
+        return basic_auth(self.client.client_id, self.client.secret)["Authorization"]
+
+    def _login(self) -> str:
+        body = {"email": self.owner.email, "password": factories.PASSWORD, "tenant": TENANT}
+        response = self.http.post("/api/auth/login", json=body)
+        assert response.status_code == 200, response.get_data(as_text=True)
+        return str(response.get_json()["access_token"])
+
+    def _restore_owner(self) -> None:
+        """Whatever earlier cases made of the owner (demoted, deactivated), undo it."""
+        with self.app.app_context():
+            db.session.execute(
+                update(Membership)
+                .where(Membership.user_id == self.owner.user_id, Membership.tenant_id == self.owner.tenant_id)
+                .values(role="owner", is_active=True)
+            )
+            db.session.execute(update(User).where(User.id == self.owner.user_id).values(is_active=True))
+            db.session.commit()
+
+    def _client_token_status(self, client: OAuthClient) -> int:
+        form = {"grant_type": "client_credentials", "scope": CLIENT_SCOPE}
+        return int(self.http.post("/oauth/token", data=form, headers=client.auth("basic")[0]).status_code)
+
+    @classmethod
+    def provider(cls) -> type:
+        """The auth provider class schemathesis applies to every generated case."""
+
+        class Placeholders:
+            def get(self, case: schemathesis.Case, context: schemathesis.AuthContext) -> str | None:
+                security = _security(context.operation)
+                if "bearerAuth" in security or context.operation.label == GATEWAY_CHECK:
+                    return cls.OWNER
+                if "clientBasic" in security:
+                    return cls.CLIENT
+                return None  # a public operation
+
+            def set(self, case: schemathesis.Case, data: str, context: schemathesis.AuthContext) -> None:
+                case.headers = case.headers or {}
+                case.headers["Authorization"] = data
+
+        return Placeholders
+
+
+# -- Real ids ------------------------------------------------------------------------
+
+# Generated ids almost never name anything, so every GET, PATCH, DELETE and rotate by
+# id would only ever answer 404 and their success responses would go unchecked.
+ID_PARAMETERS: dict[str, Select[Any]] = {
+    "project_id": select(Project.id, Project.tenant_id).order_by(Project.created_at.desc()),
+    "key_id": select(ApiKey.id, ApiKey.tenant_id).where(ApiKey.revoked_at.is_(None)).order_by(ApiKey.created_at.desc()),
+    "client_id": select(OAuthClientModel.id, OAuthClientModel.tenant_id).order_by(OAuthClientModel.created_at.desc()),
+    "user_id": select(Membership.user_id, Membership.tenant_id).order_by(Membership.created_at.desc()),
+}
+
+
+def aim_at_real_resource(case: schemathesis.Case, app: Flask, tenant_id: str) -> bool:
+    """Point half of the positive cases of a ``/{id}`` operation at the tenant's newest
+    resource of that kind. Which half depends only on the generated id, so a failing
+    case replays the same way while Hypothesis shrinks it."""
+    if not case.path_parameters or case.meta is None or not case.meta.generation.mode.is_positive:
+        return False
+    aimed = False
+    for name, value in case.path_parameters.items():
+        if name in ID_PARAMETERS and zlib.crc32(str(value).encode()) % 2 == 0:
+            query = ID_PARAMETERS[name]
+            with app.app_context():
+                newest = db.session.scalar(query.where(query.selected_columns[1] == tenant_id).limit(1))
+                db.session.rollback()
+            if newest is not None:
+                case.path_parameters[name] = newest
+                aimed = True
+    return aimed
+
+
+# -- The test --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def credentials(app: Flask, make: factories.Factory, fuzz_stats: FuzzStats) -> Credentials:
+    owner = make.actor(TENANT, OWNER_EMAIL, "owner")
+    # One resource of each kind besides the owner, for the cases aimed at real ids.
+    http = app.test_client()
+    make.user(TENANT, "fuzz-member@acme.test")
+    create_key(http, owner.headers, project_id=create_project(http, owner.headers, "fuzz"))
+    create_client(app, "fuzz-web", "client_credentials", tenant=TENANT)
+    return Credentials(app, owner, fuzz_stats)
+
+
+@pytest.fixture
+def fuzz_schema(app: Flask, fuzz_stats: FuzzStats) -> Iterator[schemathesis.BaseSchema]:
+    loaded = schemathesis.openapi.from_wsgi("/openapi.json", app, config=schemathesis.Config.from_dict(CONFIG))
+    # No caching and no re-login and replay on a 401 (retry_on=[]): a 401 is an answer to check.
+    loaded.auth(refresh_interval=None, retry_on=[])(Credentials.provider())
+    operations = {result.ok() for result in loaded.get_all_operations()}
+    fuzz_stats.operations.update(op.label for op in operations)
+    yield loaded
+    untried = sorted(op.label for op in operations if not fuzz_stats.calls[op.label])
+    assert not untried, f"operations the fuzzer never called: {untried}"
+    locked_out = sorted(op.label for op in operations if _security(op) and not fuzz_stats.authorized[op.label])
+    assert not locked_out, f"authenticated operations that never got past 401: {locked_out}"
+
+
+schema = schemathesis.pytest.from_fixture("fuzz_schema")
+
+
+@schema.parametrize()
+def test_openapi_fuzz(case: schemathesis.Case, credentials: Credentials, fuzz_stats: FuzzStats) -> None:
+    label = case.operation.label
+    mode = case.meta.generation.mode.value if case.meta else "explicit"
+    authorized = credentials.authorize(case)
+    if aim_at_real_resource(case, credentials.app, credentials.owner.tenant_id):
+        fuzz_stats.aimed[label] += 1
+    response = case.call()
+    fuzz_stats.record(label, mode, response.status_code)
+    if authorized and case.method.upper() == case.operation.method.upper() and response.status_code != 401:
+        fuzz_stats.authorized[label] += 1
+    case.validate_response(
+        response,
+        additional_checks=[status_code_documented_by_itself],
+    )
