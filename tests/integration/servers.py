@@ -307,7 +307,8 @@ class _EchoHandler(BaseHTTPRequestHandler):
         with self.server.lock:
             self.server.seen.append(seen)
         payload = json.dumps(seen).encode()
-        self.send_response(200)
+        # A test can ask for another status (X-Echo-Status: 500): a service answering an error itself.
+        self.send_response(int(self.headers.get("X-Echo-Status") or 200))
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
@@ -330,7 +331,8 @@ class _EchoServer(ThreadingHTTPServer):
 
 @contextmanager
 def echo_upstream() -> Iterator[Echo]:
-    """An HTTP server on loopback answering every request with its method, path, headers and body as JSON."""
+    """An HTTP server on loopback answering every request with its method, path, headers and body as JSON
+    (status 200, or the one asked for in ``X-Echo-Status``)."""
     server = _EchoServer()
     thread = threading.Thread(target=server.serve_forever, name="echo-upstream", daemon=True)
     thread.start()

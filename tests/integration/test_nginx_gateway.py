@@ -9,6 +9,7 @@ headers it received. Everything the test needs is made through the service's own
 from __future__ import annotations
 
 import shutil
+import socket
 import time
 import zlib
 from collections.abc import Iterator
@@ -20,7 +21,9 @@ from typing import Any
 import pytest
 import requests
 from flask import Flask
+from requests.adapters import HTTPAdapter
 
+from outter_auth.services import api_key_format
 from tests.factories import PASSWORD, Factory
 from tests.integration.servers import (
     REDIS_URL,
@@ -28,10 +31,12 @@ from tests.integration.servers import (
     Gateway,
     Service,
     echo_upstream,
+    free_port,
     gunicorn,
     nginx,
     redis_reachable,
     service_env,
+    stop,
     wait_for,
 )
 
@@ -49,6 +54,7 @@ IDENTITY = (
     "X-Outter-Client-Id",
 )
 REVOCATION_BOUND = 2.0  # seconds, through nginx, with two gunicorn workers and Redis
+REFUSALS_PER_MINUTE = 3  # OUTTER_RATE_LIMIT_REFUSALS_IP of the ``limited`` service
 BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
@@ -380,3 +386,164 @@ def test_the_auth_services_own_answers_pass_through_untouched(stack: Stack, acme
     assert wrong.json() == direct.json()  # the service's error, not the gateway's
     jwks = requests.get(stack.gateway.base + "/.well-known/jwks.json", timeout=10)
     assert jwks.status_code == 200 and jwks.json()["keys"]
+
+
+# -- errors of the check: 429 and 503 in SPEC section 4's shape, never a bare 500 ---------------
+
+
+def gateway_in_front_of(service: Service, upstream: Echo, root: Path) -> Iterator[Gateway]:
+    return nginx(
+        root, auth_addr=service.base.removeprefix("http://"), services_addr=upstream.base.removeprefix("http://")
+    )
+
+
+@pytest.fixture
+def limited(stack: Stack, database_url: str, keys_dir: Path, tmp_path: Path) -> Iterator[Stack]:
+    """Another service on the same database with the refusal limit on, behind a gateway of its own.
+
+    One worker and in-memory counters (no Redis): the counters start empty and every request
+    counts against the same ones. OUTTER_TRUSTED_PROXIES=1: the client is the address nginx
+    appends to X-Forwarded-For, as deploy/nginx/README.md asks.
+    """
+    env = service_env(
+        database_url,
+        keys_dir,
+        OUTTER_RATE_LIMITS="true",
+        OUTTER_RATE_LIMIT_REFUSALS_IP=f"{REFUSALS_PER_MINUTE}/minute",
+        OUTTER_TRUSTED_PROXIES="1",
+    )
+    with (
+        gunicorn(env, tmp_path / "service", name="limited", workers=1) as service,
+        gateway_in_front_of(service, stack.upstream, tmp_path / "nginx") as gateway,
+    ):
+        yield Stack(gateway, service, stack.upstream)
+
+
+class _FromAddress(HTTPAdapter):
+    """Connections from another loopback address: another client of the same gateway."""
+
+    def __init__(self, source_ip: str) -> None:
+        self._source = (source_ip, 0)
+        super().__init__()
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["source_address"] = self._source
+        super().init_poolmanager(*args, **kwargs)
+
+
+def can_bind(address: str) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((address, 0))
+        except OSError:
+            return False
+    return True
+
+
+def assert_gateway_error(response: requests.Response, code: int, status: str) -> int:
+    """The gateway's own error in SPEC section 4's shape; its Retry-After, in seconds."""
+    assert response.status_code == code, response.text
+    assert response.headers["Content-Type"] == "application/json"
+    body = response.json()
+    assert set(body) == {"code", "status", "message"}
+    assert (body["code"], body["status"]) == (code, status)
+    retry_after = response.headers["Retry-After"]
+    assert retry_after.isdigit(), retry_after
+    return int(retry_after)
+
+
+def test_a_flood_of_unknown_keys_from_one_client_is_429_but_valid_keys_still_pass(
+    stack: Stack, limited: Stack, acme: Owner
+):
+    valid = create_key(stack, acme, ["content:read"])
+
+    # A client's own X-Forwarded-For changes nothing: nginx appends the address it sees, and
+    # the service (OUTTER_TRUSTED_PROXIES=1) takes that last one.
+    flood = [
+        limited.get(
+            "/things/flood", **{"X-API-Key": api_key_format.generate("live"), "X-Forwarded-For": f"203.0.113.{n}"}
+        )
+        for n in range(REFUSALS_PER_MINUTE + 2)
+    ]
+
+    assert [r.status_code for r in flood] == [401] * REFUSALS_PER_MINUTE + [429] * 2
+    for refused in flood[:REFUSALS_PER_MINUTE]:
+        assert refused.json()["code"] == 401
+        assert "Bearer" in refused.headers["WWW-Authenticate"]
+    for limited_response in flood[REFUSALS_PER_MINUTE:]:
+        # The service's Retry-After (the rest of its one-minute window), not the gateway's default of 5.
+        assert 30 <= assert_gateway_error(limited_response, 429, "Too Many Requests") <= 60
+    # gunicorn writes its access line after the answer: wait for it rather than race it.
+    wait_for(lambda: bool(limited.service.pids_that_served(CHECK, 429)), 5, "the service's own 429 in its log")
+    assert upstream_calls(limited, "/things/flood") == 0
+
+    # Valid keys are never limited, not even from the limited client.
+    found = identity(received(limited.get("/things/flood-valid", **{"X-API-Key": valid["key"]})))
+    assert found["x-outter-key-id"] == valid["id"]
+    assert limited.get("/things/flood", **{"X-API-Key": api_key_format.generate("live")}).status_code == 429
+
+    # Limits count per client, not per gateway: another address is refused, not limited.
+    if can_bind("127.0.0.2"):
+        other = requests.Session()
+        other.mount("http://", _FromAddress("127.0.0.2"))
+        response = other.get(
+            limited.gateway.base + "/things/flood", headers={"X-API-Key": api_key_format.generate("live")}, timeout=10
+        )
+        assert response.status_code == 401, response.text
+
+
+@pytest.fixture
+def stoppable(stack: Stack, database_url: str, keys_dir: Path, tmp_path: Path) -> Iterator[Stack]:
+    """A service of its own behind a gateway of its own: a test may stop it."""
+    with (
+        gunicorn(service_env(database_url, keys_dir), tmp_path / "service", name="stoppable", workers=1) as service,
+        gateway_in_front_of(service, stack.upstream, tmp_path / "nginx") as gateway,
+    ):
+        yield Stack(gateway, service, stack.upstream)
+
+
+def test_with_the_auth_service_stopped_the_gateway_answers_503_and_lets_nothing_through(
+    stack: Stack, stoppable: Stack, acme: Owner
+):
+    key = create_key(stack, acme, ["content:read"])
+    assert stoppable.get("/things/stopped", **{"X-API-Key": key["key"]}).status_code == 200
+    reached = upstream_calls(stack, "/things/stopped")
+
+    stop(stoppable.service.proc)
+
+    for headers in ({"X-API-Key": key["key"]}, {"X-API-Key": api_key_format.generate("live")}, {}):
+        response = stoppable.get("/things/stopped", **headers)
+        # Nothing answered the check: the gateway's default Retry-After.
+        assert assert_gateway_error(response, 503, "Service Unavailable") == 5
+    assert upstream_calls(stack, "/things/stopped") == reached
+
+
+def test_with_the_auth_database_down_the_gateway_answers_503_with_the_services_retry_after(
+    stack: Stack, keys_dir: Path, tmp_path: Path
+):
+    nowhere = f"postgresql://postgres@127.0.0.1:{free_port()}/outter"  # nothing listens there
+    with (
+        gunicorn(service_env(nowhere, keys_dir), tmp_path / "service", name="no-database", workers=1) as service,
+        gateway_in_front_of(service, stack.upstream, tmp_path / "nginx") as gateway,
+    ):
+        unknown = {"X-API-Key": api_key_format.generate("live")}
+        response = requests.get(gateway.base + "/things/no-database", headers=unknown, timeout=10)
+
+        assert assert_gateway_error(response, 503, "Service Unavailable") == 5
+        wait_for(lambda: bool(service.pids_that_served(CHECK, 503)), 5, "the service's own 503 in its log")
+        # A missing credential needs no database: still the service's 401.
+        assert requests.get(gateway.base + "/things/no-database", timeout=10).status_code == 401
+    assert upstream_calls(stack, "/things/no-database") == 0
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 429])
+def test_an_upstream_services_own_errors_reach_the_client_as_they_are(stack: Stack, acme: Owner, status: int):
+    key = create_key(stack, acme, ["content:read"])
+
+    response = stack.get("/things/failing", **{"X-API-Key": key["key"], "X-Echo-Status": str(status)})
+
+    assert response.status_code == status
+    assert response.headers["Content-Type"] == "application/json"
+    assert response.json()["path"] == "/things/failing"  # the upstream's own body, not the gateway's
+    assert "Retry-After" not in response.headers
+    assert upstream_calls(stack, "/things/failing") >= 1
