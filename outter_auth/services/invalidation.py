@@ -31,6 +31,7 @@ class InvalidationBus:
         self._pid: int | None = None
         self._client: redis.Redis | None = None
         self.subscribed = threading.Event()
+        self._stopped = threading.Event()
 
     @property
     def enabled(self) -> bool:
@@ -62,9 +63,13 @@ class InvalidationBus:
         except redis.RedisError as error:
             log.warning("could not publish an API key invalidation: %s", type(error).__name__)
 
+    def stop(self) -> None:
+        """End the subscription thread once its current wait ends (tests, shutdown)."""
+        self._stopped.set()
+
     def _listen(self) -> None:
         backoff = 0.1
-        while True:
+        while not self._stopped.is_set():
             try:
                 client = redis.Redis.from_url(self._url, socket_connect_timeout=1, health_check_interval=10)
                 pubsub = client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
@@ -73,6 +78,8 @@ class InvalidationBus:
                 self.subscribed.set()
                 backoff = 0.1
                 for message in pubsub.listen():
+                    if self._stopped.is_set():
+                        break
                     data = message.get("data")
                     if isinstance(data, bytes):
                         kind, _, object_id = data.decode("utf-8", "replace").partition(":")
@@ -80,5 +87,5 @@ class InvalidationBus:
             except redis.RedisError as error:
                 self.subscribed.clear()
                 log.warning("API key invalidation channel down (%s); retrying", type(error).__name__)
-                threading.Event().wait(backoff)
+                self._stopped.wait(backoff)
                 backoff = min(backoff * 2, 5.0)

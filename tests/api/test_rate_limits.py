@@ -41,10 +41,15 @@ LIMITS_OFF = {
 def limited(app: Flask, base_config: dict[str, Any]):
     """``limited(rate_limit_login_ip="2/minute", ...)``: an app with rate limits on."""
 
-    def build(**limits: Any) -> Flask:
-        return create_app({**base_config, "rate_limits": True, **LIMITS_OFF, **limits})
+    built: list[Flask] = []
 
-    return build
+    def build(**limits: Any) -> Flask:
+        built.append(create_app({**base_config, "rate_limits": True, **LIMITS_OFF, **limits}))
+        return built[-1]
+
+    yield build
+    for made in built:  # no subscription thread outlives its test (a dead Redis would log forever)
+        made.extensions["outter_auth"].invalidation.stop()
 
 
 def from_ip(ip: str) -> dict[str, Any]:

@@ -218,6 +218,7 @@ def test_a_key_in_a_cookie_or_another_header_is_ignored(client, owner: Actor):
 # is asked about a key by a gateway and has no caller credential of its own. The gateway
 # check once passed the key on and ignored the Bearer token beside it.
 
+
 def _genuine(owner: Actor) -> str:
     return owner.token
 
