@@ -142,7 +142,11 @@ class RateLimits:
         breached = self.limiter.current_limit
         if breached is None:
             return 1
-        return max(1, math.ceil(breached.window.reset_time - time.time()))
+        try:
+            reset = breached.window.reset_time  # one more read of the counter store
+        except Exception:  # noqa: BLE001 - the store just failed: a 429 still beats a 500
+            return int(breached.limit.get_expiry())
+        return max(1, math.ceil(reset - time.time()))
 
     def reset(self) -> None:
         """Forget every counter (tests)."""
