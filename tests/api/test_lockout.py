@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -29,6 +28,7 @@ from outter_auth.models import LoginFailures
 from outter_auth.services import passwords
 from tests.api_key_helpers import create_key, key_headers
 from tests.assertions import assert_error
+from tests.concurrency import race
 from tests.factories import PASSWORD, Factory
 from tests.oauth_helpers import OUTTER_APP, OAuthClient, assert_oauth_error, audit_events, create_client, password_grant
 
@@ -562,24 +562,7 @@ RACERS = 8
 
 
 def _race(app: Flask, email: str) -> list[Any]:
-    barrier = threading.Barrier(RACERS)
-    results: list[Any] = [None] * RACERS
-
-    def racer(index: int) -> None:
-        client = app.test_client()
-        barrier.wait(timeout=30)
-        try:
-            results[index] = login(client, email, WRONG)
-        except Exception as error:  # noqa: BLE001 - reported below, with the others
-            results[index] = error
-
-    threads = [threading.Thread(target=racer, args=(i,), name=f"failure-{i}") for i in range(RACERS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(thread.is_alive() for thread in threads), "a login hung"
-    return results
+    return race(app, RACERS, lambda client: login(client, email, WRONG), "failure")
 
 
 @pytest.mark.parametrize(

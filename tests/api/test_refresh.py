@@ -7,7 +7,6 @@ Both doors are tested with one table: the OAuth grant at ``/oauth/token``
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -21,6 +20,7 @@ from outter_auth.app import create_app
 from outter_auth.extensions import db
 from outter_auth.models import User
 from tests.assertions import assert_error
+from tests.concurrency import race
 from tests.factories import PASSWORD, Actor, Factory
 from tests.oauth_helpers import (
     OUTTER_APP,
@@ -410,24 +410,7 @@ RACERS = 20
 
 
 def _race(app: Flask, via: str, refresh_token: str) -> list[Any]:
-    barrier = threading.Barrier(RACERS)
-    results: list[Any] = [None] * RACERS
-
-    def racer(index: int) -> None:
-        client = app.test_client()
-        barrier.wait(timeout=30)
-        try:
-            results[index] = do_refresh(client, via, refresh_token)
-        except Exception as error:  # noqa: BLE001 - reported below, with the others
-            results[index] = error
-
-    threads = [threading.Thread(target=racer, args=(i,), name=f"refresh-{i}") for i in range(RACERS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(thread.is_alive() for thread in threads), "a refresh hung"
-    return results
+    return race(app, RACERS, lambda client: do_refresh(client, via, refresh_token), "refresh")
 
 
 def test_concurrent_refreshes_of_one_token_exactly_one_wins(app: Flask, owner: Actor, via: str):
