@@ -26,6 +26,15 @@ from tests.factories import PASSWORD, Actor, Factory
 LOGIN = "/api/auth/login"
 PROJECTS = "/api/auth/projects"
 USERS = "/api/auth/users"
+KEYS = "/api/auth/api-keys"
+# Every paginated list of the API (the page/page_size checks are flask-smorest's, shared).
+LISTS = {
+    "projects": PROJECTS,
+    "users": USERS,
+    "api-keys": KEYS,
+    "clients": "/api/auth/clients",
+    "audit-events": "/api/auth/audit-events",
+}
 PROJECT = PROJECTS + "/{project}"
 USER = USERS + "/{user}"
 
@@ -344,13 +353,13 @@ def test_unusual_passwords_round_trip_through_login(client, owner, password):
     assert client.post(LOGIN, json={"email": "bob@acme.test", "password": password.strip() + "x"}).status_code == 401
 
 
-def test_json_with_a_charset_is_json(client, owner):
-    response = client.post(
-        PROJECTS,
-        data='{"name": "Web", "slug": "web"}',
-        content_type="application/json; charset=utf-8",
-        headers=owner.headers,
-    )
+@pytest.mark.parametrize(
+    ("url", "body"),
+    [(PROJECTS, '{"name": "Web", "slug": "web"}'), (KEYS, '{"name": "k", "scopes": []}')],
+    ids=["projects", "api-keys"],
+)
+def test_json_with_a_charset_is_json(client, owner, url, body):
+    response = client.post(url, data=body, content_type="application/json; charset=utf-8", headers=owner.headers)
     assert response.status_code == 201
 
 
@@ -373,7 +382,7 @@ BAD_PAGINATION = [
 ]
 
 
-@pytest.mark.parametrize("url", [PROJECTS, USERS], ids=["projects", "users"])
+@pytest.mark.parametrize("url", LISTS.values(), ids=LISTS.keys())
 @pytest.mark.parametrize(("param", "value"), BAD_PAGINATION)
 def test_bad_pagination_is_422(client, owner, url, param, value):
     response = client.get(url, query_string={param: value}, headers=owner.headers)
@@ -382,7 +391,7 @@ def test_bad_pagination_is_422(client, owner, url, param, value):
 
 
 @pytest.mark.parametrize("page", [1000, int("9" * 30)], ids=["1000", "30-digits"])
-@pytest.mark.parametrize("url", [PROJECTS, USERS], ids=["projects", "users"])
+@pytest.mark.parametrize("url", LISTS.values(), ids=LISTS.keys())
 def test_a_page_past_the_end_is_empty_not_an_error(client, owner, url, page):
     response = client.get(url, query_string={"page": page, "page_size": 100}, headers=owner.headers)
 
