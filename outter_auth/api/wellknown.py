@@ -21,23 +21,25 @@ blp = Blueprint("wellknown", __name__, url_prefix="/.well-known", description="D
 # often, so it is built once per key set and the published set re-derived at most
 # once a second (a retired key leaves on a whole-second boundary anyway).
 _bodies: dict[tuple[str, ...], tuple[bytes, str]] = {}
-_current: dict[int, tuple[int, bytes, str]] = {}
+# (ring, second, body, etag) of the last answer. The ring itself, not its id(): a new
+# ring (a reload, another app) could be given the id of a freed one within the same second.
+_current: tuple[object, int, bytes, str] | None = None
 
 
 def _jwks_body() -> tuple[bytes, str]:
+    global _current
     ring = runtime().keystore.ring()
     second = clock.timestamp()  # the clock the key states are derived from
-    current = _current.get(id(ring))
-    if current is not None and current[0] == second:
-        return current[1], current[2]
+    current = _current
+    if current is not None and current[0] is ring and current[1] == second:
+        return current[2], current[3]
     jwks = ring.published_jwks()
     kids = tuple(key["kid"] for key in jwks["keys"])
     built = _bodies.get(kids)
     if built is None:
         body = json.dumps(jwks, separators=(",", ":")).encode()
         built = _bodies[kids] = (body, hashlib.sha256(body).hexdigest()[:32])
-    _current.clear()  # one ring at a time: old snapshots are not kept alive
-    _current[id(ring)] = (second, *built)
+    _current = (ring, second, *built)  # one ring at a time: older snapshots are let go
     return built
 
 
