@@ -8,7 +8,8 @@ migrations, never from ``create_all``, so every run also tests the migrations.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import flask_migrate
@@ -22,6 +23,7 @@ from outter_auth.app import create_app
 from outter_auth.extensions import db
 from outter_auth.models import Base
 from tests import factories
+from tests.apps import extra_app
 
 
 @pytest.fixture(scope="session")
@@ -78,6 +80,14 @@ def _delete_all_rows() -> None:
         for table in tables:
             db.session.execute(text(f"DELETE FROM {table}"))
     db.session.commit()
+
+
+@pytest.fixture
+def make_app(app: Flask, base_config: dict[str, object]) -> Iterator[Callable[..., Flask]]:
+    """``make_app(**settings)``: another app on the test database, with ``settings`` over the
+    test configuration; closed after the test (rows are cleaned as for ``app``)."""
+    with ExitStack() as stack:
+        yield lambda **settings: stack.enter_context(extra_app({**base_config, **settings}))
 
 
 @pytest.fixture

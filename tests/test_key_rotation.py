@@ -21,7 +21,7 @@ import sys
 import textwrap
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -32,7 +32,6 @@ from flask import Flask
 from sqlalchemy import select as sql_select
 
 from outter_auth import clock
-from outter_auth.app import create_app
 from outter_auth.extensions import db
 from outter_auth.models import AuditEvent
 from outter_auth.services import signing_keys
@@ -126,22 +125,9 @@ def fast_reload(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def new_app(app: Flask, base_config: dict[str, object], tmp_path: Path) -> Iterator[Callable[..., Flask]]:
-    """Apps on the rotation keys dir ``tmp_path/keys`` (never the session one), same database.
-
-    Depends on ``app`` so the database is migrated and its rows are cleaned after the test.
-    """
-    made: list[Flask] = []
-
-    def build(**overrides: Any) -> Flask:
-        built = create_app({**base_config, "keys_dir": str(tmp_path / "keys"), **overrides})
-        made.append(built)
-        return built
-
-    yield build
-    for built in made:
-        with built.app_context():
-            db.engine.dispose()
+def new_app(make_app: Callable[..., Flask], tmp_path: Path) -> Callable[..., Flask]:
+    """Apps on the rotation keys dir ``tmp_path/keys`` (never the session one), same database."""
+    return lambda **overrides: make_app(**{"keys_dir": str(tmp_path / "keys"), **overrides})
 
 
 @pytest.fixture

@@ -12,16 +12,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from flask import Flask
 from sqlalchemy import event, select
 
 from outter_auth import clock
-from outter_auth.app import create_app
 from outter_auth.extensions import db
 from outter_auth.models import ApiKey
 from outter_auth.services import api_key_format
@@ -823,22 +821,6 @@ OLD_PEPPER = "old-pepper-0123456789abcdefghijklmnop"
 NEW_PEPPER = "new-pepper-qrstuvwxyz9876543210ABCDEF"
 
 
-@pytest.fixture
-def app_with(base_config, app) -> Iterator[Callable[..., Flask]]:
-    made: list[Flask] = []
-
-    def build(**settings: Any) -> Flask:
-        extra = create_app({**base_config, **settings})
-        made.append(extra)
-        return extra
-
-    yield build
-    for extra in made:
-        with extra.app_context():
-            db.session.remove()
-            db.engine.dispose()
-
-
 def stored(app, key_id: str) -> tuple[bytes, str]:
     with app.app_context():
         digest, pepper_id = db.session.execute(select(ApiKey.digest, ApiKey.pepper_id).where(ApiKey.id == key_id)).one()
@@ -850,8 +832,8 @@ def hmac_sha256(pepper: str, raw: str) -> bytes:
     return hmac.new(pepper.encode(), raw.encode(), hashlib.sha256).digest()
 
 
-def test_pepper_rotation_moves_keys_to_the_new_pepper_on_use(app, owner, app_with):
-    old_app = app_with(api_key_pepper=OLD_PEPPER)
+def test_pepper_rotation_moves_keys_to_the_new_pepper_on_use(app, owner, make_app):
+    old_app = make_app(api_key_pepper=OLD_PEPPER)
     created = create_key(old_app.test_client(), owner.headers)
     raw = created["key"]
     digest, pepper_id = stored(app, created["id"])
@@ -860,10 +842,10 @@ def test_pepper_rotation_moves_keys_to_the_new_pepper_on_use(app, owner, app_wit
 
     # With neither pepper the key is unknown.
     assert_key_refused(me(app.test_client(), raw), "unknown")  # no pepper at all
-    assert_key_refused(me(app_with(api_key_pepper=NEW_PEPPER).test_client(), raw), "unknown")  # only the new one
+    assert_key_refused(me(make_app(api_key_pepper=NEW_PEPPER).test_client(), raw), "unknown")  # only the new one
     assert stored(app, created["id"]) == (digest, pepper_id)
 
-    rotated = app_with(api_key_pepper=NEW_PEPPER, api_key_old_peppers=OLD_PEPPER)
+    rotated = make_app(api_key_pepper=NEW_PEPPER, api_key_old_peppers=OLD_PEPPER)
     assert_key_works(rotated.test_client(), raw)
 
     new_digest, new_pepper_id = stored(app, created["id"])
@@ -871,17 +853,17 @@ def test_pepper_rotation_moves_keys_to_the_new_pepper_on_use(app, owner, app_wit
     assert new_pepper_id != pepper_id
     assert OLD_PEPPER not in new_pepper_id and NEW_PEPPER not in new_pepper_id
     assert_key_works(rotated.test_client(), raw)  # again, now under the current pepper
-    assert_key_works(app_with(api_key_pepper=NEW_PEPPER).test_client(), raw)  # the old pepper can go
-    assert_key_refused(me(app_with(api_key_pepper=OLD_PEPPER).test_client(), raw), "unknown")
+    assert_key_works(make_app(api_key_pepper=NEW_PEPPER).test_client(), raw)  # the old pepper can go
+    assert_key_refused(me(make_app(api_key_pepper=OLD_PEPPER).test_client(), raw), "unknown")
 
 
-def test_keys_made_after_a_pepper_rotation_use_the_new_pepper(app, owner, app_with):
-    rotated = app_with(api_key_pepper=NEW_PEPPER, api_key_old_peppers=OLD_PEPPER)
+def test_keys_made_after_a_pepper_rotation_use_the_new_pepper(app, owner, make_app):
+    rotated = make_app(api_key_pepper=NEW_PEPPER, api_key_old_peppers=OLD_PEPPER)
 
     created = create_key(rotated.test_client(), owner.headers)
 
     assert stored(app, created["id"])[0] == hmac_sha256(NEW_PEPPER, created["key"])
-    assert_key_refused(me(app_with(api_key_pepper=OLD_PEPPER).test_client(), created["key"]), "unknown")
+    assert_key_refused(me(make_app(api_key_pepper=OLD_PEPPER).test_client(), created["key"]), "unknown")
 
 
 # --- introspection ----------------------------------------------------------------------

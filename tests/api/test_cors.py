@@ -6,10 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 
-from outter_auth.app import create_app
 from outter_auth.services import api_key_format
 from tests.api_key_helpers import create_key, key_headers
 from tests.factories import Actor
@@ -52,19 +50,19 @@ def preflight(client: FlaskClient, path: str, method: str, origin: str = APP_ORI
 
 
 @pytest.fixture
-def cors(app: Flask, base_config: dict[str, object]) -> FlaskClient:
-    """The service with one allowed origin (the ``app`` fixture has migrated the database)."""
-    return create_app({**base_config, "cors_origins": (APP_ORIGIN,)}).test_client()
+def cors(make_app) -> FlaskClient:
+    """The service with one allowed origin."""
+    return make_app(cors_origins=(APP_ORIGIN,)).test_client()
 
 
 @pytest.fixture
-def two_origins(app: Flask, base_config: dict[str, object]) -> FlaskClient:
-    return create_app({**base_config, "cors_origins": f"{APP_ORIGIN}, {ADMIN_ORIGIN}/"}).test_client()
+def two_origins(make_app) -> FlaskClient:
+    return make_app(cors_origins=f"{APP_ORIGIN}, {ADMIN_ORIGIN}/").test_client()
 
 
 @pytest.fixture
-def any_origin(app: Flask, base_config: dict[str, object]) -> FlaskClient:
-    return create_app({**base_config, "cors_origins": ("*",)}).test_client()
+def any_origin(make_app) -> FlaskClient:
+    return make_app(cors_origins=("*",)).test_client()
 
 
 # --- off by default -----------------------------------------------------------------------

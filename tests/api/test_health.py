@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -13,7 +13,6 @@ import pytest
 from flask import Flask
 from sqlalchemy.exc import OperationalError
 
-from outter_auth.app import create_app
 from outter_auth.extensions import db
 from outter_auth.services import signing_keys
 
@@ -21,22 +20,6 @@ UNREACHABLE_DATABASES = [
     pytest.param("sqlite:////nonexistent-dir/outter/x.db", id="sqlite-in-missing-directory"),
     pytest.param("postgresql+psycopg://u@127.0.0.1:1/x?connect_timeout=1", id="postgresql-closed-port"),
 ]
-
-
-@pytest.fixture
-def make_app(base_config: dict[str, object], app: Flask) -> Iterator[Callable[..., Flask]]:
-    """Build extra apps (the session ``app`` has migrated the shared database); disposed afterwards."""
-    built: list[Flask] = []
-
-    def build(**overrides: Any) -> Flask:
-        extra = create_app({**base_config, **overrides})
-        built.append(extra)
-        return extra
-
-    yield build
-    for extra in built:
-        with extra.app_context():
-            db.engine.dispose()
 
 
 def test_healthz_answers_ok(client):

@@ -22,11 +22,11 @@ from flask import Flask
 from sqlalchemy import select, text
 
 from outter_auth import clock
-from outter_auth.app import create_app
 from outter_auth.extensions import db
 from outter_auth.models import LoginFailures
 from outter_auth.services import passwords
 from tests.api_key_helpers import create_key, key_headers
+from tests.apps import extra_app
 from tests.assertions import assert_error
 from tests.concurrency import race
 from tests.factories import PASSWORD, Factory
@@ -45,16 +45,10 @@ GHOST = "ghost@acme.test"  # no account has it
 # --- fixtures and helpers --------------------------------------------------------------------
 
 
-def _dispose(built: Flask) -> None:
-    with built.app_context():
-        db.engine.dispose()
-
-
 @pytest.fixture(scope="module")
 def _locking_app(app: Flask, base_config: dict[str, object]) -> Iterator[Flask]:
-    built = create_app({**base_config, **LOCKOUT})
-    yield built
-    _dispose(built)
+    with extra_app({**base_config, **LOCKOUT}) as built:
+        yield built
 
 
 @pytest.fixture
@@ -71,9 +65,8 @@ def lc(locking_app: Flask) -> Any:
 
 @pytest.fixture(scope="module")
 def _tolerant_app(app: Flask, base_config: dict[str, object]) -> Iterator[Flask]:
-    built = create_app({**base_config, "lockout_threshold": 1000, "lockout_base_seconds": 60})
-    yield built
-    _dispose(built)
+    with extra_app({**base_config, "lockout_threshold": 1000, "lockout_base_seconds": 60}) as built:
+        yield built
 
 
 @pytest.fixture

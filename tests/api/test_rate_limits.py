@@ -13,9 +13,7 @@ from typing import Any
 
 import pytest
 import redis
-from flask import Flask
 
-from outter_auth.app import create_app
 from outter_auth.config import ConfigError, load_settings
 from outter_auth.services import api_key_format
 from tests.api_key_helpers import create_key
@@ -38,18 +36,9 @@ LIMITS_OFF = {
 
 
 @pytest.fixture
-def limited(app: Flask, base_config: dict[str, Any]):
+def limited(make_app):
     """``limited(rate_limit_login_ip="2/minute", ...)``: an app with rate limits on."""
-
-    built: list[Flask] = []
-
-    def build(**limits: Any) -> Flask:
-        built.append(create_app({**base_config, "rate_limits": True, **LIMITS_OFF, **limits}))
-        return built[-1]
-
-    yield build
-    for made in built:  # no subscription thread outlives its test (a dead Redis would log forever)
-        made.extensions["outter_auth"].invalidation.stop()
+    return lambda **limits: make_app(rate_limits=True, **{**LIMITS_OFF, **limits})
 
 
 def from_ip(ip: str) -> dict[str, Any]:

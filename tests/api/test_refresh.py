@@ -16,9 +16,9 @@ from flask import Flask
 from sqlalchemy import update
 
 from outter_auth import clock
-from outter_auth.app import create_app
 from outter_auth.extensions import db
 from outter_auth.models import User
+from tests.apps import extra_app
 from tests.assertions import assert_error
 from tests.concurrency import race
 from tests.factories import PASSWORD, Actor, Factory
@@ -264,11 +264,8 @@ def test_json_refresh_serves_only_the_first_party_client(client, owner: Actor, a
 
 @pytest.fixture(scope="module")
 def short_app(app: Flask, base_config: dict[str, object]) -> Iterator[Flask]:
-    short = create_app({**base_config, "session_idle_timeout": 60, "refresh_token_ttl": 300})
-    yield short
-    with short.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    with extra_app({**base_config, "session_idle_timeout": 60, "refresh_token_ttl": 300}) as short:
+        yield short
 
 
 @pytest.fixture

@@ -19,9 +19,9 @@ from flask import Flask
 from sqlalchemy import update
 
 from outter_auth import clock
-from outter_auth.app import create_app
 from outter_auth.extensions import db
 from outter_auth.models import User
+from tests.apps import extra_app
 from tests.factories import PASSWORD, Actor, Factory
 from tests.oauth_helpers import (
     AUDIENCE,
@@ -470,11 +470,8 @@ def test_tokens_of_a_deactivated_account_are_inactive(
 
 @pytest.fixture(scope="module")
 def short_app(app: Flask, base_config: dict[str, object]) -> Iterator[Flask]:
-    short = create_app({**base_config, "session_idle_timeout": 60, "refresh_token_ttl": 300})
-    yield short
-    with short.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    with extra_app({**base_config, "session_idle_timeout": 60, "refresh_token_ttl": 300}) as short:
+        yield short
 
 
 @pytest.fixture
