@@ -15,10 +15,6 @@ from urllib.parse import quote
 import jwt
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
-
-from outter_auth.extensions import db
-from outter_auth.models import AuditEvent
 
 ISSUER = "https://auth.outter.test"
 AUDIENCE = "outter-api"
@@ -208,21 +204,3 @@ def introspect(client: FlaskClient, oauth_client: OAuthClient, token: str, metho
 
 def revoke(client: FlaskClient, oauth_client: OAuthClient, token: str, method: str = "basic", **extra: str) -> Any:
     return post_form(client, REVOKE_URL, {"token": token, **extra}, oauth_client, method)
-
-
-def audit_events(app: Flask, type: str) -> list[dict[str, Any]]:
-    """The audit events of ``type``, as plain dicts (oldest first)."""
-    with app.app_context():
-        rows = db.session.scalars(
-            select(AuditEvent).where(AuditEvent.type == type).order_by(AuditEvent.created_at, AuditEvent.id)
-        ).all()
-        return [
-            {
-                "type": row.type,
-                "tenant_id": row.tenant_id,
-                "actor": row.actor,
-                "subject": row.subject,
-                "details": dict(row.details or {}),
-            }
-            for row in rows
-        ]

@@ -14,13 +14,13 @@ import pytest
 from sqlalchemy import text
 
 from outter_auth.extensions import db
+from tests.api_key_helpers import audit_events
 from tests.assertions import assert_error
 from tests.factories import PASSWORD, Actor, Factory
 from tests.oauth_helpers import (
     OAuthClient,
     assert_oauth_error,
     assert_token_response,
-    audit_events,
     bearer,
     create_client,
     token_request,

@@ -25,12 +25,12 @@ from outter_auth import clock
 from outter_auth.extensions import db
 from outter_auth.models import LoginFailures
 from outter_auth.services import passwords
-from tests.api_key_helpers import create_key, key_headers
+from tests.api_key_helpers import audit_events, create_key, key_headers
 from tests.apps import extra_app
 from tests.assertions import assert_error
 from tests.concurrency import race
 from tests.factories import PASSWORD, Factory
-from tests.oauth_helpers import OUTTER_APP, OAuthClient, assert_oauth_error, audit_events, create_client, password_grant
+from tests.oauth_helpers import OUTTER_APP, OAuthClient, assert_oauth_error, create_client, password_grant
 
 LOGIN = "/api/auth/login"
 USERS = "/api/auth/users"

@@ -18,6 +18,7 @@ from sqlalchemy import update
 from outter_auth import clock
 from outter_auth.extensions import db
 from outter_auth.models import User
+from tests.api_key_helpers import audit_events
 from tests.apps import extra_app
 from tests.assertions import assert_error
 from tests.concurrency import race
@@ -27,7 +28,6 @@ from tests.oauth_helpers import (
     OAuthClient,
     assert_oauth_error,
     assert_token_response,
-    audit_events,
     bearer,
     create_client,
     me_status,
