@@ -11,6 +11,17 @@ SPEC_MANAGEMENT_SCOPES = frozenset(
     {"api_keys:read", "api_keys:write", "users:read", "users:write", "projects:read", "projects:write", "audit:read"}
 )
 
+# SPEC §7: every header the gateway check answers an identity with.
+IDENTITY_HEADERS = (
+    "X-Outter-Tenant-Id",
+    "X-Outter-Project-Id",
+    "X-Outter-Environment",
+    "X-Outter-Scopes",
+    "X-Outter-Key-Id",
+    "X-Outter-User-Id",
+    "X-Outter-Client-Id",
+)
+
 # RFC 6750 §3.1: no error code when no credential was sent; both schemes are offered.
 MISSING_CREDENTIALS_CHALLENGE = 'Bearer realm="outter", ApiKey realm="outter"'
 

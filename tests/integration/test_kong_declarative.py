@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from flask import Flask
 
 from tests import kong_schema
+from tests.assertions import IDENTITY_HEADERS
 from tests.integration.servers import DEPLOY
 
 KONG_YML = DEPLOY / "kong" / "kong.yml"
@@ -233,15 +234,6 @@ def test_the_readme_names_the_merge_script():
 
 LUAJIT = shutil.which("luajit")
 needs_luajit = pytest.mark.skipif(LUAJIT is None, reason="luajit is not installed (apt-get install luajit)")
-IDENTITY = [
-    "X-Outter-Tenant-Id",
-    "X-Outter-Project-Id",
-    "X-Outter-Environment",
-    "X-Outter-Scopes",
-    "X-Outter-Key-Id",
-    "X-Outter-User-Id",
-    "X-Outter-Client-Id",
-]
 ISSUER = "https://auth.outter.example"  # what post-function ships with
 CHECK_URL = "http://outter-auth:8000/api/auth/gateway/check"
 
@@ -365,7 +357,7 @@ def test_pre_function_without_a_key_only_strips_identity_headers(kong: dict[str,
         kong, "pre-function", tmp_path, route="outter-services", request_headers={"authorization": "Bearer x"}
     )
 
-    assert [name for (name,) in calls(actions, "clear")] == [*IDENTITY, "X-Outter-Required-Scopes"]
+    assert [name for (name,) in calls(actions, "clear")] == [*IDENTITY_HEADERS, "X-Outter-Required-Scopes"]
     assert not calls(actions, "request") and not calls(actions, "set") and not calls(actions, "authenticate")
     assert actions[-1] == ["done"]
 
@@ -398,7 +390,7 @@ def test_pre_function_passes_a_valid_keys_identity_and_authenticates(kong: dict[
         ["X-Outter-Scopes", "content:generate"],
         ["X-Outter-Key-Id", "key_1"],
     ]
-    cleared_after_check = [name for (name,) in calls(actions, "clear")][len(IDENTITY) + 1 :]
+    cleared_after_check = [name for (name,) in calls(actions, "clear")][len(IDENTITY_HEADERS) + 1 :]
     assert cleared_after_check == ["X-API-Key", "Authorization"]
     assert calls(actions, "authenticate") == [["outter-api-keys", "key_1"]]
     assert actions[-1] == ["done"]

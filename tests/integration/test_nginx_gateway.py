@@ -44,15 +44,6 @@ pytestmark = pytest.mark.skipif(shutil.which("nginx") is None, reason="nginx is 
 
 EMAIL = "owner@acme.test"
 CHECK = "/api/auth/gateway/check"
-IDENTITY = (
-    "X-Outter-Tenant-Id",
-    "X-Outter-Project-Id",
-    "X-Outter-Environment",
-    "X-Outter-Scopes",
-    "X-Outter-Key-Id",
-    "X-Outter-User-Id",
-    "X-Outter-Client-Id",
-)
 REVOCATION_BOUND = 2.0  # seconds, through nginx, with two gunicorn workers and Redis
 REFUSALS_PER_MINUTE = 3  # OUTTER_RATE_LIMIT_REFUSALS_IP of the ``limited`` service
 BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
