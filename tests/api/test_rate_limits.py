@@ -194,6 +194,24 @@ def test_missing_and_malformed_keys_are_not_counted(limited):
     assert gateway.post(VERIFY, headers={"X-API-Key": unknown_key()}, **ip).status_code == 429
 
 
+def test_only_login_and_token_requests_go_through_the_limiter(limited, client, owner, monkeypatch):
+    """Every other request, the hot path above all, skips Flask-Limiter's per-request pass."""
+    raw = create_key(client, owner.headers, scopes=["content:generate"])["key"]
+    app = limited()
+    limiter = app.extensions["outter_auth"].rate_limits.limiter
+    passes = []
+    real_identify = limiter.identify_request
+    monkeypatch.setattr(limiter, "identify_request", lambda: passes.append(1) or real_identify())
+    gateway = app.test_client()
+    assert gateway.post(VERIFY, headers={"X-API-Key": raw}).status_code == 200
+    assert gateway.get(CHECK, headers={"X-API-Key": raw}).status_code == 200
+    assert gateway.get("/healthz").status_code == 200
+    assert gateway.get("/.well-known/jwks.json").status_code == 200
+    assert passes == []
+    assert login(gateway, owner.email).status_code == 200
+    assert passes  # the limited views do pass through it
+
+
 def test_an_address_over_budget_is_answered_from_memory(limited, monkeypatch):
     """A flood costs one counter round trip per process and window, not one per request."""
     app = limited(rate_limit_refusals_ip="2/minute")
@@ -317,6 +335,21 @@ def test_an_unreachable_limit_store_fails_open_not_shut(limited, client, owner):
         assert login(gateway, owner.email).status_code == 200
         assert gateway.post(VERIFY, headers={"X-API-Key": unknown_key()}).status_code == 401
     assert gateway.post(VERIFY, headers={"X-API-Key": raw}).status_code == 200
+
+
+def test_a_429_still_says_when_to_retry_if_the_store_fails_while_answering(limited, owner, monkeypatch):
+    app = limited(rate_limit_login_ip="1/minute")
+    strategy = app.extensions["outter_auth"].rate_limits.limiter.limiter
+    client = app.test_client()
+    assert login(client, owner.email).status_code == 200
+
+    def store_down(*args: Any, **kwargs: Any) -> Any:
+        raise redis.ConnectionError("gone")
+
+    monkeypatch.setattr(strategy, "get_window_stats", store_down)
+    response = login(client, owner.email)
+    assert_rest_429(response)
+    assert response.headers["Retry-After"] == "60"  # the window's length
 
 
 # --- configuration -------------------------------------------------------------------------
