@@ -8,13 +8,13 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, Response, request
+from flask_limiter import RateLimitExceeded
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from werkzeug.exceptions import RequestEntityTooLarge, UnsupportedMediaType, default_exceptions
 
 from outter_auth.auth import AuthenticationFailed, InsufficientScope
 from outter_auth.extensions import api, db
 from outter_auth.oauth import TooManyAttempts
-from outter_auth.rate_limits import RateLimitExceeded
 from outter_auth.runtime import runtime
 from outter_auth.services import exceptions as domain
 from outter_auth.services.lockout import AccountLocked

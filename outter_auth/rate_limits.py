@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable
 
 from flask import Flask, Response, request
-from flask_limiter import Limiter, RateLimitExceeded
+from flask_limiter import Limiter
 from limits import RateLimitItem, parse_many
 
 from outter_auth.api.base import json_body
@@ -119,10 +119,6 @@ class RefusalBudget:
             if len(self._over_until) < self.MAX_REMEMBERED:
                 self._over_until[ip] = until
 
-    def forget_all(self) -> None:
-        with self._lock:
-            self._over_until = {}
-
     def _storage_failed(self, error: Exception) -> None:
         now = time.monotonic()
         if now - self._last_error_log >= STORAGE_ERROR_LOG_INTERVAL:
@@ -147,11 +143,6 @@ class RateLimits:
         except Exception:  # noqa: BLE001 - the store just failed: a 429 still beats a 500
             return int(breached.limit.get_expiry())
         return max(1, math.ceil(reset - time.time()))
-
-    def reset(self) -> None:
-        """Forget every counter (tests)."""
-        self.limiter.reset()
-        self.refusals.forget_all()
 
 
 def init_rate_limits(app: Flask, settings: Settings) -> RateLimits | None:
@@ -193,6 +184,3 @@ def _limit(
     scope = "account" if key_func else "ip"  # flask-limiter prefixes the endpoint
     decorate = limiter.limit(value, key_func=key_func, deduct_when=deduct_when, scope=scope, override_defaults=False)
     app.view_functions[endpoint] = decorate(app.view_functions[endpoint])
-
-
-__all__ = ["RateLimitExceeded", "RateLimits", "client_ip", "init_rate_limits"]
