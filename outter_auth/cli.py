@@ -90,7 +90,12 @@ def keys_rotate(as_json: bool) -> None:
     )
 
 
-@keys_cli.command("activate")
+# A kid is an RFC 7638 thumbprint (base64url), so one in 64 begins with "-": let such a
+# kid through as the argument instead of failing as an unknown option.
+KID_ARGUMENT_SETTINGS = {"ignore_unknown_options": True}
+
+
+@keys_cli.command("activate", context_settings=KID_ARGUMENT_SETTINGS)
 @click.argument("kid")
 @click.option("--now", "at_once", is_flag=True, help="Sign with it at once (emergencies: caches may lag).")
 @json_option
@@ -109,7 +114,7 @@ def keys_activate(kid: str, at_once: bool, as_json: bool) -> None:
     )
 
 
-@keys_cli.command("retire")
+@keys_cli.command("retire", context_settings=KID_ARGUMENT_SETTINGS)
 @click.argument("kid")
 @json_option
 @with_appcontext
