@@ -341,7 +341,6 @@ def test_activating_a_key_that_is_not_pending_fails_with_a_message(rot_app: Flas
     assert statuses(rot_app) == {old: "retired", new: "active"}
 
 
-
 @pytest.mark.parametrize("command", ["activate", "retire"])
 @pytest.mark.parametrize("kid", ["-kbKMkyOPkpeG4xAO5758LZx1G", "--J-x_4", "-n"])
 def test_a_kid_that_begins_with_a_dash_is_read_as_the_kid_not_as_an_option(rot_app: Flask, command: str, kid: str):
