@@ -57,14 +57,19 @@ class Settings:
     # Not in SPEC §9's list, all from issue 6 (hardening). Rate limits are Flask-Limiter
     # strings ("10/minute;100/hour"); OUTTER_RATE_LIMITS=false turns them all off.
     rate_limits: bool = True
-    rate_limit_login_ip: str = "30/minute;300/hour"
-    rate_limit_login_account: str = "10/minute;100/hour"  # failed attempts per email
-    rate_limit_token_ip: str = "300/minute"
-    rate_limit_token_account: str = "30/minute"  # failed attempts per username or client
-    rate_limit_refusals_ip: str = "120/minute"  # refused keys/tokens on verify and check
+    # Login and token budgets count failed guesses only (see rate_limits.py). Every request
+    # reads each window of its endpoint's budgets once: the token endpoint, which is not
+    # bcrypt-bound, keeps one window per budget.
+    rate_limit_login_ip: str = "30/minute;300/hour"  # wrong passwords per client IP
+    rate_limit_login_account: str = "10/minute;100/hour"  # wrong passwords per email
+    rate_limit_token_ip: str = "60/minute"  # wrong passwords, secrets, grants per client IP
+    rate_limit_token_account: str = "30/minute"  # wrong passwords per username, secrets per client
+    # Refused keys/tokens per IP on verify and check: a flood guard (keys cannot be guessed),
+    # generous because a gateway without OUTTER_TRUSTED_PROXIES is one address for everybody.
+    rate_limit_refusals_ip: str = "600/minute"
     # Failed logins (per email) before the account locks; 0 disables lockout. The lock
     # lasts lockout_base_seconds, doubling with every further failure, up to the maximum.
-    lockout_threshold: int = 5
+    lockout_threshold: int = 10  # the usual default (Auth0, Okta and Entra ID use 10)
     lockout_base_seconds: int = 60
     lockout_max_seconds: int = 3600
     # Proxies in front of us that set X-Forwarded-For/-Proto (werkzeug's ProxyFix);

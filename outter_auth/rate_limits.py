@@ -2,10 +2,13 @@
 
 Three budgets, all configurable (``OUTTER_RATE_LIMIT_*``, see ``config.Settings``):
 
-- login and ``/oauth/token``: every attempt counts against the caller's IP; failed
-  attempts also count against the account they named (an email, a username or a
-  client id), so one address cannot spray an account and many addresses cannot
-  hammer one;
+- login and ``/oauth/token``: failed *guesses* count against the caller's IP and
+  against the account they named (an email, a username or a client id), so one
+  address cannot spray many accounts and many addresses cannot hammer one. Only
+  guesses count (a wrong password, a wrong client secret, a refresh token or code
+  that does not hold), as in Auth0's and Keycloak's brute-force protection: a busy
+  address that logs in correctly is never slowed down, and a request refused for
+  its shape (a bad grant type, a bad scope) spends nothing;
 - ``verify`` and ``check``: only *refusals* count, per IP. A valid key never touches
   the limiter, so the hot path pays nothing (no storage round trip) for it; a flood
   of bad keys from one address turns into 429s.
@@ -58,21 +61,42 @@ def login_account() -> str:
     return _account(normalize_email(email)) if isinstance(email, str) else "account:-"
 
 
+def _is_password_grant() -> bool:
+    return request.form.get("grant_type") == "password"
+
+
 def token_account() -> str:
     """The password grant's username, otherwise the client (Basic auth or form)."""
     form = request.form
-    if form.get("grant_type") == "password" and form.get("username"):
+    if _is_password_grant() and form.get("username"):
         return _account("user:" + normalize_email(form["username"]))
     client_id = request.authorization.username if request.authorization else form.get("client_id")
     return _account("client:" + client_id) if client_id else "account:-"
 
 
 def _login_failed(response: Response) -> bool:
-    return response.status_code == 401
+    return response.status_code == 401  # a wrong email or password, nothing else
 
 
-def _token_failed(response: Response) -> bool:
-    return response.status_code in (400, 401)
+def _oauth_error(response: Response) -> str | None:
+    if response.status_code not in (400, 401):
+        return None
+    body = response.get_json(silent=True)
+    return body.get("error") if isinstance(body, dict) else None
+
+
+def _token_guess_failed(response: Response) -> bool:
+    """A wrong password, client secret, refresh token or code (RFC 6749 §5.2)."""
+    return _oauth_error(response) in ("invalid_grant", "invalid_client")
+
+
+def _token_account_guess_failed(response: Response) -> bool:
+    """A guess at the account ``token_account`` named: the user's password (password
+    grant) or the client's secret. A refresh token that does not hold is no guess at its
+    client's secret: counting it against the client would let anybody with a few bad
+    refresh tokens stop every user of the shared first-party client from refreshing."""
+    error = _oauth_error(response)
+    return error == "invalid_grant" if _is_password_grant() else error == "invalid_client"
 
 
 class RefusalBudget:
@@ -165,10 +189,10 @@ def init_rate_limits(app: Flask, settings: Settings) -> RateLimits | None:
     # about as much as a whole /healthz does. The filter covers it, should it come back.
     app.before_request_funcs[None].remove(limiter._check_request_limit)
     limiter.request_filter(lambda: request.endpoint not in LIMITED_ENDPOINTS)
-    _limit(app, limiter, LOGIN_ENDPOINT, settings.rate_limit_login_ip, None)
+    _limit(app, limiter, LOGIN_ENDPOINT, settings.rate_limit_login_ip, None, _login_failed)
     _limit(app, limiter, LOGIN_ENDPOINT, settings.rate_limit_login_account, login_account, _login_failed)
-    _limit(app, limiter, TOKEN_ENDPOINT, settings.rate_limit_token_ip, None)
-    _limit(app, limiter, TOKEN_ENDPOINT, settings.rate_limit_token_account, token_account, _token_failed)
+    _limit(app, limiter, TOKEN_ENDPOINT, settings.rate_limit_token_ip, None, _token_guess_failed)
+    _limit(app, limiter, TOKEN_ENDPOINT, settings.rate_limit_token_account, token_account, _token_account_guess_failed)
     return RateLimits(limiter, RefusalBudget(limiter, parse_many(settings.rate_limit_refusals_ip)))
 
 
@@ -178,9 +202,10 @@ def _limit(
     endpoint: str,
     value: str,
     key_func: Callable[[], str] | None,
-    deduct_when: Callable[[Response], bool] | None = None,
+    deduct_when: Callable[[Response], bool],
 ) -> None:
-    """Wrap a registered view in a limit (the views stay free of limiter code)."""
+    """Wrap a registered view in a limit (the views stay free of limiter code): the view is
+    refused while the budget is spent, and a response for which ``deduct_when`` holds spends it."""
     scope = "account" if key_func else "ip"  # flask-limiter prefixes the endpoint
     decorate = limiter.limit(value, key_func=key_func, deduct_when=deduct_when, scope=scope, override_defaults=False)
     app.view_functions[endpoint] = decorate(app.view_functions[endpoint])

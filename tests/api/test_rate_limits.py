@@ -1,5 +1,6 @@
-"""Rate limits (issue 6): login and /oauth/token per IP and per account, refusals per IP on
-the gateway endpoints; 429 with Retry-After in each endpoint family's error shape.
+"""Rate limits (issue 6): failed guesses on login and /oauth/token per IP and per account,
+refusals per IP on the gateway endpoints; 429 with Retry-After in each endpoint family's
+error shape.
 
 Each test builds its own app (its own in-memory counters) on the shared test database,
 with limits small enough to reach in a few requests. The testing default is "off".
@@ -65,13 +66,24 @@ def unknown_key() -> str:
 # --- login ------------------------------------------------------------------------------
 
 
-def test_login_is_limited_per_ip_and_other_addresses_are_not(limited, owner):
+def test_failed_logins_are_limited_per_ip_and_other_addresses_are_not(limited, owner, admin):
     client = limited(rate_limit_login_ip="3/minute").test_client()
-    for _ in range(3):
-        assert login(client, owner.email).status_code == 200
+    # One address spraying three accounts (two of them do not exist).
+    assert login(client, admin.email, "wrong-password").status_code == 401
+    assert login(client, "nobody@acme.test", "whatever").status_code == 401
+    assert login(client, "nobody@else.test", "whatever").status_code == 401
+    # The address has spent its failures: even the right password of a fourth account waits.
     assert_rest_429(login(client, owner.email))
-    assert_rest_429(login(client, "someone@else.test", "whatever"))  # the address is limited, not the email
     assert login(client, owner.email, ip="192.0.2.2").status_code == 200
+
+
+def test_successful_logins_never_spend_the_ip_budget(limited, owner):
+    """A busy address (an office, a NAT, a test suite) that logs in correctly is never slowed."""
+    client = limited(rate_limit_login_ip="2/minute").test_client()
+    for _ in range(6):
+        assert login(client, owner.email).status_code == 200
+    assert login(client, owner.email, "wrong").status_code == 401
+    assert login(client, owner.email).status_code == 200
 
 
 def test_failed_logins_are_limited_per_account_across_addresses(limited, owner, admin):
@@ -93,30 +105,39 @@ def test_successful_logins_do_not_count_against_the_account(limited, owner):
 
 def test_a_limit_is_lifted_when_its_window_passes(limited, owner):
     client = limited(rate_limit_login_ip="2/second").test_client()
-    assert login(client, owner.email).status_code == 200
-    assert login(client, owner.email).status_code == 200
+    assert login(client, owner.email, "wrong-1").status_code == 401
+    assert login(client, owner.email, "wrong-2").status_code == 401
     retry_after = assert_rest_429(login(client, owner.email), longest_window=1)
     time.sleep(retry_after + 0.05)
     assert login(client, owner.email).status_code == 200
 
 
-def test_bodies_without_an_email_are_still_limited_per_ip(limited):
+def test_bodies_without_an_email_spend_nothing_but_are_refused_once_the_ip_is_over(limited, owner):
     client = limited(rate_limit_login_ip="2/minute").test_client()
-    assert client.post(LOGIN, json={}, **from_ip("192.0.2.9")).status_code == 422
-    assert client.post(LOGIN, data="{not json", content_type="application/json", **from_ip("192.0.2.9")).status_code
-    assert_rest_429(client.post(LOGIN, json={"email": 7}, **from_ip("192.0.2.9")))
+    ip = from_ip("192.0.2.9")
+    for _ in range(5):  # no guess was made: nothing is counted
+        assert client.post(LOGIN, json={}, **ip).status_code == 422
+        assert client.post(LOGIN, data="{not json", content_type="application/json", **ip).status_code == 400
+    assert login(client, owner.email, "wrong-1", ip="192.0.2.9").status_code == 401
+    assert login(client, owner.email, "wrong-2", ip="192.0.2.9").status_code == 401
+    assert_rest_429(client.post(LOGIN, json={"email": 7}, **ip))
 
 
 # --- /oauth/token -------------------------------------------------------------------------
 
 
-def test_token_endpoint_is_limited_per_ip_in_the_rfc6749_shape(limited, owner):
+def test_token_failures_are_limited_per_ip_in_the_rfc6749_shape(limited, owner):
     app = limited(rate_limit_token_ip="2/minute")
     confidential = create_client(app, "svc", "client_credentials", scope="content:generate")
+    other = create_client(app, "other", "client_credentials")
     client = app.test_client()
     form = {"grant_type": "client_credentials"}
-    for _ in range(2):
+    for _ in range(4):  # successes spend nothing
         assert token_request(client, form, confidential).status_code == 200
+    # Two guesses from this address, at two clients' secrets.
+    for guessed in (other, confidential):
+        wrong = OAuthClient(guessed.client_id, "ocs_not-the-secret")
+        assert client.post("/oauth/token", data=form, headers=_basic(wrong)).status_code == 401
     response = client.post("/oauth/token", data=form, headers=_basic(confidential))
     body = assert_oauth_error(response, 429, "temporarily_unavailable")
     assert "slow down" in body["error_description"]
@@ -152,6 +173,42 @@ def test_password_grant_failures_are_limited_per_username(limited, owner, admin)
     assert_oauth_error(password_grant(owner.email, PASSWORD, "10.1.0.3"), 429, "temporarily_unavailable")
     # The same client, another user: the first-party client is shared by everybody.
     assert password_grant(admin.email, PASSWORD, "10.1.0.3").status_code == 200
+
+
+def test_a_bad_refresh_token_counts_against_the_address_not_the_shared_client(limited, owner):
+    """Bad refresh tokens are no guess at a client secret: were they counted against the
+    first-party client, anybody could stop every user's refresh with a few of them."""
+    client = limited(rate_limit_token_account="2/minute", rate_limit_token_ip="3/minute").test_client()
+
+    def refresh(refresh_token: str, ip: str) -> Any:
+        form = {"grant_type": "refresh_token", "refresh_token": refresh_token, "client_id": FIRST_PARTY}
+        return client.post("/oauth/token", data=form, **from_ip(ip))
+
+    for n in range(3):
+        assert_oauth_error(refresh(f"not-a-refresh-token-{n}", "10.2.0.1"), 400, "invalid_grant")
+    assert_oauth_error(refresh("not-a-refresh-token", "10.2.0.1"), 429, "temporarily_unavailable")
+    # Another address refreshes a real token of the same (shared) client.
+    response = refresh(owner.login_body["refresh_token"], "10.2.0.2")
+    assert response.status_code == 200, response.get_json()
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        pytest.param({"grant_type": "urn:nope"}, id="unsupported-grant-type"),
+        pytest.param({"grant_type": "client_credentials", "scope": "not:allowed"}, id="invalid-scope"),
+        pytest.param({"grant_type": "client_credentials", "scope": "a", "extra": ["1", "2"]}, id="repeated-parameter"),
+    ],
+)
+def test_token_requests_refused_for_their_shape_spend_nothing(limited, owner, form):
+    app = limited(rate_limit_token_ip="2/minute", rate_limit_token_account="2/minute")
+    confidential = create_client(app, "svc", "client_credentials", scope="content:generate")
+    client = app.test_client()
+    for _ in range(4):
+        response = client.post("/oauth/token", data=form, headers=_basic(confidential))
+        assert response.status_code == 400, response.get_json()
+        assert response.get_json()["error"] not in ("invalid_grant", "invalid_client")
+    assert token_request(client, {"grant_type": "client_credentials"}, confidential).status_code == 200
 
 
 def _basic(oauth_client: OAuthClient) -> dict[str, str]:
@@ -267,13 +324,13 @@ def test_x_forwarded_for_is_ignored_unless_proxies_are_trusted(limited, owner):
     def spoofing(forwarded_for: str) -> Any:
         return client.post(
             LOGIN,
-            json={"email": owner.email, "password": PASSWORD},
+            json={"email": owner.email, "password": "wrong-password"},
             headers={"X-Forwarded-For": forwarded_for},
             **from_ip("192.0.2.90"),
         )
 
-    assert spoofing("203.0.113.1").status_code == 200
-    assert spoofing("203.0.113.2").status_code == 200
+    assert spoofing("203.0.113.1").status_code == 401
+    assert spoofing("203.0.113.2").status_code == 401
     # A new X-Forwarded-For each time does not buy a fresh budget: the socket's address counts.
     assert_rest_429(spoofing("203.0.113.3"))
 
@@ -282,15 +339,15 @@ def test_behind_a_trusted_proxy_each_client_address_has_its_own_budget(limited, 
     client = limited(rate_limit_login_ip="2/minute", trusted_proxies=1).test_client()
     proxy = from_ip("10.9.9.9")
 
-    def via_proxy(client_ip: str) -> Any:
+    def via_proxy(client_ip: str, password: str = "wrong-password") -> Any:
         return client.post(
-            LOGIN, json={"email": owner.email, "password": PASSWORD}, headers={"X-Forwarded-For": client_ip}, **proxy
+            LOGIN, json={"email": owner.email, "password": password}, headers={"X-Forwarded-For": client_ip}, **proxy
         )
 
-    assert via_proxy("203.0.113.1").status_code == 200
-    assert via_proxy("203.0.113.1").status_code == 200
-    assert_rest_429(via_proxy("203.0.113.1"))
-    assert via_proxy("203.0.113.2").status_code == 200  # another client behind the same proxy
+    assert via_proxy("203.0.113.1").status_code == 401
+    assert via_proxy("203.0.113.1").status_code == 401
+    assert_rest_429(via_proxy("203.0.113.1", PASSWORD))
+    assert via_proxy("203.0.113.2", PASSWORD).status_code == 200  # another client behind the same proxy
     # A client cannot prepend its own "hops": only the last one, added by the proxy, counts.
     assert_rest_429(via_proxy("198.51.100.200, 203.0.113.1"))
 
@@ -310,9 +367,9 @@ def test_with_redis_every_instance_shares_the_counters(limited, owner, redis_ava
     first = limited(rate_limit_login_ip="3/minute", redis_url=REDIS_URL).test_client()
     second = limited(rate_limit_login_ip="3/minute", redis_url=REDIS_URL).test_client()
     ip = f"test-{uuid.uuid4().hex}"  # a fresh counter, whatever earlier runs left in Redis
-    assert login(first, owner.email, ip=ip).status_code == 200
-    assert login(second, owner.email, ip=ip).status_code == 200
-    assert login(first, owner.email, ip=ip).status_code == 200
+    assert login(first, owner.email, "wrong-1", ip=ip).status_code == 401
+    assert login(second, owner.email, "wrong-2", ip=ip).status_code == 401
+    assert login(first, owner.email, "wrong-3", ip=ip).status_code == 401
     assert_rest_429(login(second, owner.email, ip=ip))
     assert_rest_429(login(first, owner.email, ip=ip))
 
@@ -332,6 +389,7 @@ def test_an_unreachable_limit_store_fails_open_not_shut(limited, client, owner):
     raw = create_key(client, owner.headers, scopes=["content:generate"])["key"]
     gateway = limited(rate_limit_login_ip="1/minute", rate_limit_refusals_ip="1/minute", redis_url=dead).test_client()
     for _ in range(3):
+        assert login(gateway, owner.email, "wrong").status_code == 401
         assert login(gateway, owner.email).status_code == 200
         assert gateway.post(VERIFY, headers={"X-API-Key": unknown_key()}).status_code == 401
     assert gateway.post(VERIFY, headers={"X-API-Key": raw}).status_code == 200
@@ -341,7 +399,7 @@ def test_a_429_still_says_when_to_retry_if_the_store_fails_while_answering(limit
     app = limited(rate_limit_login_ip="1/minute")
     strategy = app.extensions["outter_auth"].rate_limits.limiter.limiter
     client = app.test_client()
-    assert login(client, owner.email).status_code == 200
+    assert login(client, owner.email, "wrong").status_code == 401
 
     def store_down(*args: Any, **kwargs: Any) -> Any:
         raise redis.ConnectionError("gone")
