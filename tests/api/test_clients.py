@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from sqlalchemy import text
 
+from outter_auth import clock
 from outter_auth.extensions import db
 from tests.api_key_helpers import audit_events
 from tests.assertions import assert_error
@@ -434,6 +436,7 @@ def test_member_is_refused(client, owner: Actor, member: Actor):
 
 
 def test_client_credentials_token_is_refused_even_with_scopes(app, client, owner: Actor):
+    clock.freeze(datetime.now(UTC))  # the token is handed out again below: its expires_in must not tick to 899
     created = create(
         client, owner, scopes=["users:read", "users:write", "api_keys:write", "projects:write", "audit:read"]
     )
