@@ -63,7 +63,7 @@ class Settings:
     rate_limit_login_ip: str = "30/minute;300/hour"  # wrong passwords per client IP
     rate_limit_login_account: str = "10/minute;100/hour"  # wrong passwords per email
     rate_limit_token_ip: str = "60/minute"  # wrong passwords, secrets, grants per client IP
-    rate_limit_token_account: str = "30/minute"  # wrong passwords per username, secrets per client
+    rate_limit_token_account: str = "10/minute;100/hour"  # wrong passwords per username (password grant)
     # Refused keys/tokens per IP on verify and check: a flood guard (keys cannot be guessed),
     # generous because a gateway without OUTTER_TRUSTED_PROXIES is one address for everybody.
     rate_limit_refusals_ip: str = "600/minute"

@@ -2,21 +2,25 @@
 
 Three budgets, all configurable (``OUTTER_RATE_LIMIT_*``, see ``config.Settings``):
 
-- login and ``/oauth/token``: failed *guesses* count against the caller's IP and
-  against the account they named (an email, a username or a client id), so one
-  address cannot spray many accounts and many addresses cannot hammer one. Only
-  guesses count (a wrong password, a wrong client secret, a refresh token or code
-  that does not hold), as in Auth0's and Keycloak's brute-force protection: a busy
-  address that logs in correctly is never slowed down, and a request refused for
-  its shape (a bad grant type, a bad scope) spends nothing;
+- login and ``/oauth/token``: failed *guesses* count against the caller's IP (a
+  wrong password, a wrong client secret, a refresh token or code that does not
+  hold), and wrong passwords also against the account they named (an email, or the
+  password grant's username), so one address cannot spray many accounts and many
+  addresses cannot hammer one. Only guesses count, as in Auth0's and Keycloak's
+  brute-force protection: a busy address that logs in correctly is never slowed
+  down, and a request refused for its shape (a bad grant type, a bad scope) spends
+  nothing. Client secrets and refresh tokens (256 random bits) cannot be guessed, so
+  they get no per-account budget: it would only let anybody who knows a client id
+  lock that client, or all users of the shared first-party client, out;
 - ``verify`` and ``check``: only *refusals* count, per IP. A valid key never touches
   the limiter, so the hot path pays nothing (no storage round trip) for it; a flood
   of bad keys from one address turns into 429s.
 
 Counters live in Redis when ``OUTTER_REDIS_URL`` is set (shared by every worker and
-instance), in process memory otherwise. Fixed windows: one ``INCR`` per counted
-request, the cheapest strategy ``limits`` has. If Redis fails, limits fail open and
-say so in the log: an outage of the counter store must not lock everybody out.
+instance), in process memory otherwise. Fixed windows, the cheapest strategy ``limits``
+has: one read per window before the view, one ``INCR`` per counted failure. If Redis
+fails, limits fail open and say so in the log: an outage of the counter store must not
+lock everybody out.
 """
 
 from __future__ import annotations
@@ -66,12 +70,9 @@ def _is_password_grant() -> bool:
 
 
 def token_account() -> str:
-    """The password grant's username, otherwise the client (Basic auth or form)."""
-    form = request.form
-    if _is_password_grant() and form.get("username"):
-        return _account("user:" + normalize_email(form["username"]))
-    client_id = request.authorization.username if request.authorization else form.get("client_id")
-    return _account("client:" + client_id) if client_id else "account:-"
+    """The password grant's username: the only guessable secret ``/oauth/token`` takes."""
+    username = request.form.get("username")
+    return _account("user:" + normalize_email(username)) if username else "account:-"
 
 
 def _login_failed(response: Response) -> bool:
@@ -90,13 +91,9 @@ def _token_guess_failed(response: Response) -> bool:
     return _oauth_error(response) in ("invalid_grant", "invalid_client")
 
 
-def _token_account_guess_failed(response: Response) -> bool:
-    """A guess at the account ``token_account`` named: the user's password (password
-    grant) or the client's secret. A refresh token that does not hold is no guess at its
-    client's secret: counting it against the client would let anybody with a few bad
-    refresh tokens stop every user of the shared first-party client from refreshing."""
-    error = _oauth_error(response)
-    return error == "invalid_grant" if _is_password_grant() else error == "invalid_client"
+def _wrong_password_grant(response: Response) -> bool:
+    """A wrong password for the username ``token_account`` named."""
+    return _is_password_grant() and _oauth_error(response) == "invalid_grant"
 
 
 class RefusalBudget:
@@ -192,7 +189,16 @@ def init_rate_limits(app: Flask, settings: Settings) -> RateLimits | None:
     _limit(app, limiter, LOGIN_ENDPOINT, settings.rate_limit_login_ip, None, _login_failed)
     _limit(app, limiter, LOGIN_ENDPOINT, settings.rate_limit_login_account, login_account, _login_failed)
     _limit(app, limiter, TOKEN_ENDPOINT, settings.rate_limit_token_ip, None, _token_guess_failed)
-    _limit(app, limiter, TOKEN_ENDPOINT, settings.rate_limit_token_account, token_account, _token_account_guess_failed)
+    # Other grants name no guessable account: they skip that budget (and its counter read).
+    _limit(
+        app,
+        limiter,
+        TOKEN_ENDPOINT,
+        settings.rate_limit_token_account,
+        token_account,
+        _wrong_password_grant,
+        exempt_when=lambda: not _is_password_grant(),
+    )
     return RateLimits(limiter, RefusalBudget(limiter, parse_many(settings.rate_limit_refusals_ip)))
 
 
@@ -203,9 +209,17 @@ def _limit(
     value: str,
     key_func: Callable[[], str] | None,
     deduct_when: Callable[[Response], bool],
+    exempt_when: Callable[[], bool] | None = None,
 ) -> None:
     """Wrap a registered view in a limit (the views stay free of limiter code): the view is
     refused while the budget is spent, and a response for which ``deduct_when`` holds spends it."""
     scope = "account" if key_func else "ip"  # flask-limiter prefixes the endpoint
-    decorate = limiter.limit(value, key_func=key_func, deduct_when=deduct_when, scope=scope, override_defaults=False)
+    decorate = limiter.limit(
+        value,
+        key_func=key_func,
+        deduct_when=deduct_when,
+        exempt_when=exempt_when,
+        scope=scope,
+        override_defaults=False,
+    )
     app.view_functions[endpoint] = decorate(app.view_functions[endpoint])

@@ -144,20 +144,25 @@ def test_token_failures_are_limited_per_ip_in_the_rfc6749_shape(limited, owner):
     assert 1 <= int(response.headers["Retry-After"]) <= 60
 
 
-def test_token_failures_are_limited_per_client_across_addresses(limited, owner):
-    app = limited(rate_limit_token_account="2/minute")
+def test_wrong_client_secrets_never_lock_the_client_out(limited, owner):
+    """A 256-bit secret cannot be guessed: a per-client budget would only let anybody who
+    knows the client id lock the client out. Wrong secrets spend their addresses' budgets."""
+    app = limited(rate_limit_token_account="2/minute", rate_limit_token_ip="3/minute")
     confidential = create_client(app, "svc", "client_credentials")
     wrong = OAuthClient(confidential.client_id, "ocs_not-the-secret")
     client = app.test_client()
-    for n in range(2):
-        response = client.post(
-            "/oauth/token", data={"grant_type": "client_credentials"}, headers=_basic(wrong), **from_ip(f"10.0.0.{n}")
-        )
-        assert response.status_code == 401
-    # The right secret from a new address: this client has spent its failures.
-    response = client.post(
-        "/oauth/token", data={"grant_type": "client_credentials"}, headers=_basic(confidential), **from_ip("10.0.0.9")
+    form = {"grant_type": "client_credentials"}
+    for n in range(6):
+        response = client.post("/oauth/token", data=form, headers=_basic(wrong), **from_ip(f"10.0.0.{n}"))
+        assert_oauth_error(response, 401, "invalid_client")
+    # The right secret, from a new address: the client works.
+    assert (
+        client.post("/oauth/token", data=form, headers=_basic(confidential), **from_ip("10.0.0.9")).status_code == 200
     )
+    # One address guessing on: its own budget runs out.
+    for _ in range(2):
+        assert client.post("/oauth/token", data=form, headers=_basic(wrong), **from_ip("10.0.0.0")).status_code == 401
+    response = client.post("/oauth/token", data=form, headers=_basic(confidential), **from_ip("10.0.0.0"))
     assert_oauth_error(response, 429, "temporarily_unavailable")
 
 
@@ -209,6 +214,23 @@ def test_token_requests_refused_for_their_shape_spend_nothing(limited, owner, fo
         assert response.status_code == 400, response.get_json()
         assert response.get_json()["error"] not in ("invalid_grant", "invalid_client")
     assert token_request(client, {"grant_type": "client_credentials"}, confidential).status_code == 200
+
+
+def test_grants_without_a_password_read_no_account_counter(limited, owner, monkeypatch):
+    """Only the password grant names a guessable account; other grants pay for the IP budget alone."""
+    app = limited()
+    confidential = create_client(app, "svc", "client_credentials", scope="content:generate")
+    strategy = app.extensions["outter_auth"].rate_limits.limiter.limiter
+    reads: list[tuple[str, ...]] = []
+    real_test = strategy.test
+    monkeypatch.setattr(strategy, "test", lambda item, *keys, **kw: reads.append(keys) or real_test(item, *keys, **kw))
+    client = app.test_client()
+    assert token_request(client, {"grant_type": "client_credentials"}, confidential).status_code == 200
+    assert len(reads) == 1 and not any("account" in key for key in reads[0])
+    reads.clear()
+    form = {"grant_type": "password", "username": owner.email, "password": PASSWORD, "client_id": FIRST_PARTY}
+    assert client.post("/oauth/token", data=form).status_code == 200
+    assert len(reads) == 2 and any("account" in key for keys in reads for key in keys)
 
 
 def _basic(oauth_client: OAuthClient) -> dict[str, str]:
