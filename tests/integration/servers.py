@@ -35,7 +35,7 @@ ISSUER = "https://auth.outter.test"  # the issuer of tests/conftest.py's base_co
 AUDIENCE = "outter-api"
 REDIS_URL = "redis://127.0.0.1:6379/0"
 POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-START_TIMEOUT = 15.0
+START_TIMEOUT = 60.0  # a start-up wait, not a promise: generous for a slow or busy machine
 STOP_TIMEOUT = 10.0
 PORT_ATTEMPTS = 3
 
@@ -322,6 +322,7 @@ class _EchoHandler(BaseHTTPRequestHandler):
 
 class _EchoServer(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 128  # not socketserver's 5: bursts of concurrent requests come through the gateway
 
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), _EchoHandler)
