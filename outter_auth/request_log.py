@@ -173,9 +173,6 @@ class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
     test runner, for one) must not collect the log lines of other threads in its output.
     """
 
-    def __init__(self) -> None:
-        super().__init__()
-
     @property  # type: ignore[override]
     def stream(self) -> Any:
         return sys.__stderr__ or sys.stderr
