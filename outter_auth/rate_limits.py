@@ -25,7 +25,6 @@ lock everybody out.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 import threading
@@ -38,6 +37,7 @@ from limits import RateLimitItem, parse_many
 
 from outter_auth.api.base import json_body
 from outter_auth.config import Settings
+from outter_auth.services.lockout import account_key
 from outter_auth.services.users import normalize_email
 
 log = logging.getLogger(__name__)
@@ -54,15 +54,15 @@ def client_ip() -> str:
     return request.remote_addr or "unknown"
 
 
-def _account(name: str) -> str:
-    # Emails and client ids are not secrets, but they need not sit in Redis either.
-    return "account:" + hashlib.sha256(name.encode("utf-8", "replace")).hexdigest()[:32]
+def _account(email: str) -> str:
+    # Emails are not secrets, but they need not sit in Redis either: the lockout's digest.
+    return "account:" + account_key(normalize_email(email))
 
 
 def login_account() -> str:
     body = json_body()
     email = body.get("email") if isinstance(body, dict) else None
-    return _account(normalize_email(email)) if isinstance(email, str) else "account:-"
+    return _account(email) if isinstance(email, str) else "account:-"
 
 
 def _is_password_grant() -> bool:
@@ -72,7 +72,7 @@ def _is_password_grant() -> bool:
 def token_account() -> str:
     """The password grant's username: the only guessable secret ``/oauth/token`` takes."""
     username = request.form.get("username")
-    return _account("user:" + normalize_email(username)) if username else "account:-"
+    return _account(username) if username else "account:-"
 
 
 def _login_failed(response: Response) -> bool:
