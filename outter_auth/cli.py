@@ -368,15 +368,7 @@ def users_create(email: str, tenant_ref: str, role: str, password_stdin: bool, a
 @with_appcontext
 def users_unlock(email: str, as_json: bool) -> None:
     """Lift a login lockout of EMAIL (known or not) and forget its failed logins."""
-    account = lockout.account_key(users.normalize_email(email))
-    user = users.find_user(db.session, email)
-    lockout.clear(db.session, account)
-    for membership in user.memberships if user else []:
-        audit.record(
-            db.session, "account.unlocked", tenant_id=membership.tenant_id, actor="cli", subject=user.id, commit=False
-        )
-    db.session.commit()
-    normalized = users.normalize_email(email)
+    normalized = users.unlock_email(db.session, email, actor_id="cli")
     _emit({"email": normalized, "unlocked": True}, as_json, f"unlocked {normalized}")
 
 

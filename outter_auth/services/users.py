@@ -158,9 +158,33 @@ def unlock_member(
     """Lift a login lockout (and forget the failures) of a user of this tenant."""
     membership = get_member(db, tenant_id, user_id)
     _check_may_manage(actor_role, membership)
-    lockout.clear(db, lockout.account_key(membership.user.email))
-    audit.record(db, "account.unlocked", tenant_id=tenant_id, actor=actor_id, subject=user_id, origin=origin)
+    _unlock(db, membership.user.email, [tenant_id], user_id, actor_id, origin)
     return membership
+
+
+def unlock_email(db: Session, email: str, *, actor_id: str) -> str:
+    """Lift the lockout of ``email``, known or not (the operator's way); every tenant of its
+    user, if any, hears of it. Answers the normalised email."""
+    user = find_user(db, email)
+    tenant_ids = [m.tenant_id for m in user.memberships] if user else []
+    _unlock(db, email, tenant_ids, user.id if user else None, actor_id, None)
+    return normalize_email(email)
+
+
+def _unlock(
+    db: Session,
+    email: str,
+    tenant_ids: list[str],
+    user_id: str | None,
+    actor_id: str,
+    origin: audit.Origin | None,
+) -> None:
+    lockout.clear(db, lockout.account_key(normalize_email(email)))
+    for tenant_id in tenant_ids:
+        audit.record(
+            db, "account.unlocked", tenant_id=tenant_id, actor=actor_id, subject=user_id, origin=origin, commit=False
+        )
+    db.commit()
 
 
 def _check_may_manage(actor_role: str, membership: Membership) -> None:
