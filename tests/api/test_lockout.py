@@ -22,6 +22,7 @@ from flask import Flask
 from sqlalchemy import select, text
 
 from outter_auth import clock
+from outter_auth.config import load_settings
 from outter_auth.extensions import db
 from outter_auth.models import LoginFailures
 from outter_auth.services import passwords
@@ -592,6 +593,12 @@ def test_with_lockout_off_nothing_ever_locks_and_nothing_is_stored(app, client, 
     assert login(client, VICTIM).status_code == 200
     assert stored_failures(app) == {}
     assert audit_events(app, "account.locked") == []
+
+
+def test_lockout_is_on_by_default_outside_testing():
+    assert load_settings({}, environ={}).lockout_threshold > 0
+    assert load_settings({"env": "testing"}, environ={}).lockout_threshold == 0
+    assert load_settings({"env": "testing"}, environ={"OUTTER_LOCKOUT_THRESHOLD": "5"}).lockout_threshold == 5
 
 
 # --- 11. a locked login costs no bcrypt check -------------------------------------------------

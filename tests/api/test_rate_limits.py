@@ -166,18 +166,24 @@ def test_wrong_client_secrets_never_lock_the_client_out(limited, owner):
     assert_oauth_error(response, 429, "temporarily_unavailable")
 
 
+def password_grant(client, username: str, password: str, ip: str) -> Any:
+    form = {"grant_type": "password", "username": username, "password": password, "client_id": FIRST_PARTY}
+    return client.post("/oauth/token", data=form, **from_ip(ip))
+
+
 def test_password_grant_failures_are_limited_per_username(limited, owner, admin):
     client = limited(rate_limit_token_account="2/minute").test_client()
-
-    def password_grant(username: str, password: str, ip: str) -> Any:
-        form = {"grant_type": "password", "username": username, "password": password, "client_id": FIRST_PARTY}
-        return client.post("/oauth/token", data=form, **from_ip(ip))
-
-    assert password_grant(owner.email, "nope", "10.1.0.1").status_code == 400
-    assert password_grant(owner.email, "nope", "10.1.0.2").status_code == 400
-    assert_oauth_error(password_grant(owner.email, PASSWORD, "10.1.0.3"), 429, "temporarily_unavailable")
+    assert password_grant(client, owner.email, "nope", "10.1.0.1").status_code == 400
+    assert password_grant(client, owner.email, "nope", "10.1.0.2").status_code == 400
+    assert_oauth_error(password_grant(client, owner.email, PASSWORD, "10.1.0.3"), 429, "temporarily_unavailable")
     # The same client, another user: the first-party client is shared by everybody.
-    assert password_grant(admin.email, PASSWORD, "10.1.0.3").status_code == 200
+    assert password_grant(client, admin.email, PASSWORD, "10.1.0.3").status_code == 200
+
+
+def test_successful_password_grants_do_not_count_against_the_username(limited, owner):
+    client = limited(rate_limit_token_account="2/minute").test_client()
+    for n in range(5):
+        assert password_grant(client, owner.email, PASSWORD, f"10.1.1.{n}").status_code == 200
 
 
 def test_a_bad_refresh_token_counts_against_the_address_not_the_shared_client(limited, owner):
