@@ -5,13 +5,13 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta
+from datetime import timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 from flask import Flask
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from outter_auth import __version__
@@ -21,14 +21,21 @@ from outter_auth.extensions import api, db, migrate
 from outter_auth.rate_limits import init_rate_limits
 from outter_auth.request_log import init_request_logging
 from outter_auth.runtime import Runtime
+from outter_auth.services import sessions
 from outter_auth.services.api_keys import Peppers, find_by_raw
+from outter_auth.services.cache import GuardedCache
+from outter_auth.services.changes import tag
 from outter_auth.services.client_tokens import ClientTokenReuse
-from outter_auth.services.clients import ClientCache, ClientInfo, find_client
+from outter_auth.services.clients import ClientInfo
+from outter_auth.services.digests import secret_digest
+from outter_auth.services.gateway_tokens import VerifiedTokens
 from outter_auth.services.invalidation import InvalidationBus
+from outter_auth.services.issuance import TokenIssuer
 from outter_auth.services.key_cache import KeySnapshot, KeyVerifier
-from outter_auth.services.key_usage import LastUsedRecorder, write_last_used
+from outter_auth.services.key_usage import KeyUsageRecorder, UsageBatch, write_usage
 from outter_auth.services.lockout import LockoutPolicy
 from outter_auth.services.signing_keys import KeyStore
+from outter_auth.services.token_state import TokenState
 from outter_auth.services.tokens import TokenSettings
 
 log = logging.getLogger(__name__)
@@ -55,27 +62,8 @@ def create_app(config: Mapping[str, Any] | None = None, *, serving: bool = True)
         n = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
 
-    keystore = KeyStore(settings.keys_dir, timedelta(seconds=settings.access_token_ttl + settings.jwt_leeway))
-    peppers = Peppers(settings.api_key_pepper, settings.api_key_old_peppers)
-    verifier = KeyVerifier(peppers, settings.api_key_cache_ttl, partial(_load_api_key, peppers))
-    app.extensions["outter_auth"] = Runtime(
-        settings=settings,
-        keystore=keystore,
-        token_settings=TokenSettings(
-            issuer=settings.issuer,
-            audience=settings.audience,
-            ttl=settings.access_token_ttl,
-            leeway=settings.jwt_leeway,
-        ),
-        peppers=peppers,
-        last_used=LastUsedRecorder(partial(_write_last_used, app), background=not settings.is_testing),
-        key_verifier=verifier,
-        client_cache=ClientCache(settings.api_key_cache_ttl, partial(_load_client, settings)),
-        client_tokens=ClientTokenReuse(settings.client_token_reuse),
-        invalidation=InvalidationBus(settings.redis_url, _forget_in(app), _forget_all_in(app)),
-        lockout=LockoutPolicy(settings.lockout_threshold, settings.lockout_base_seconds, settings.lockout_max_seconds),
-    )
-    _ensure_signing_key(settings, keystore, serving)
+    app.extensions["outter_auth"] = _runtime(app, settings)
+    _ensure_signing_key(settings, app.extensions["outter_auth"].keystore, serving)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=migrations_dir())
@@ -113,26 +101,70 @@ def _hint_first_steps(app: Flask) -> None:
             log.warning("database not reachable at start-up: %s", type(error).__name__)
 
 
-def _load_client(settings: Settings, client_id: str) -> ClientInfo | None:
-    return find_client(db.session, client_id, settings.first_party_client_id, settings.scopes)
+# The database is unreachable: what a cache may then answer from entries past their TTL.
+DATABASE_DOWN = (OperationalError, InterfaceError)
 
 
-def _forget_in(app: Flask) -> Callable[[str, str], None]:
-    return lambda kind, object_id: app.extensions["outter_auth"].forget(kind, object_id)
+def _runtime(app: Flask, settings: Settings) -> Runtime:
+    keystore = KeyStore(settings.keys_dir, timedelta(seconds=settings.access_token_ttl + settings.jwt_leeway))
+    token_settings = TokenSettings(
+        issuer=settings.issuer, audience=settings.audience, ttl=settings.access_token_ttl, leeway=settings.jwt_leeway
+    )
+    peppers = Peppers(settings.api_key_pepper, settings.api_key_old_peppers, naming_key=settings.secret_key)
+    key_usage = KeyUsageRecorder(partial(_write_usage, app), background=not settings.is_testing)
+    ttl, stale = settings.api_key_cache_ttl, settings.api_key_stale_ttl
+    client_tokens = ClientTokenReuse(settings.client_token_reuse)
+    return Runtime(
+        settings=settings,
+        keystore=keystore,
+        token_settings=token_settings,
+        peppers=peppers,
+        key_usage=key_usage,
+        key_verifier=KeyVerifier(
+            peppers, ttl, partial(_load_api_key, peppers, key_usage), stale_ttl=stale, stale_on=DATABASE_DOWN
+        ),
+        clients=GuardedCache(ttl, 10_000, _client_tags, stale_ttl=stale, stale_on=DATABASE_DOWN),
+        client_tokens=client_tokens,
+        issuer=TokenIssuer(keystore, token_settings, client_tokens),
+        token_state=TokenState(ttl, _session_member, _is_revoked, stale_ttl=stale, stale_on=DATABASE_DOWN),
+        verified_tokens=VerifiedTokens(token_settings),
+        invalidation=InvalidationBus(settings.redis_url, _forget_in(app), _forget_all_in(app)),
+        lockout=LockoutPolicy(settings.lockout_threshold, settings.lockout_base_seconds, settings.lockout_max_seconds),
+    )
+
+
+def _client_tags(client_id: str, info: ClientInfo | None) -> tuple[str, ...]:
+    return (tag("client", client_id),)
+
+
+def _forget_in(app: Flask) -> Callable[[str], None]:
+    return lambda changed: app.extensions["outter_auth"].forget(changed)
 
 
 def _forget_all_in(app: Flask) -> Callable[[], None]:
     return lambda: app.extensions["outter_auth"].forget_all()
 
 
-def _load_api_key(peppers: Peppers, raw: str) -> KeySnapshot | None:
-    key = find_by_raw(db.session, raw, peppers)
-    return KeySnapshot.of(key) if key is not None else None
+def _load_api_key(peppers: Peppers, key_usage: KeyUsageRecorder, raw: str) -> KeySnapshot | None:
+    found = find_by_raw(db.session, raw, peppers)
+    if found is None:
+        return None
+    if found.stale_digest:  # written off the request path: the gateway's miss path reads only
+        key_usage.redigest(found.key.id, secret_digest(raw, peppers.current), peppers.current_id)
+    return KeySnapshot.of(found.key)
 
 
-def _write_last_used(app: Flask, pending: dict[str, datetime]) -> None:
+def _session_member(session_id: str, user_id: str, tenant_id: str) -> tuple[str, str] | None:
+    return sessions.session_member(db.session, session_id, user_id, tenant_id)
+
+
+def _is_revoked(jti: str) -> bool:
+    return sessions.is_access_token_revoked(db.session, jti)
+
+
+def _write_usage(app: Flask, batch: UsageBatch) -> None:
     with app.app_context():
-        write_last_used(db.session, pending)
+        write_usage(db.session, batch)
 
 
 def _configure_flask(app: Flask, settings: Settings) -> None:
@@ -184,13 +216,14 @@ def _register_api(app: Flask) -> None:
         wellknown,
     )
     from outter_auth.api.converters import IdConverter, id_schema
-    from outter_auth.auth import BEARER_SECURITY
+    from outter_auth.auth import API_KEY_SECURITY, BEARER_SECURITY
     from outter_auth.oauth import config_oauth
 
     app.url_map.converters["id"] = IdConverter
     api.init_app(app)
     api.register_converter(IdConverter, id_schema)
     api.spec.components.security_scheme(BEARER_SECURITY, {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
+    api.spec.components.security_scheme(API_KEY_SECURITY, {"type": "apiKey", "in": "header", "name": "X-API-Key"})
     api.spec.components.security_scheme("clientBasic", {"type": "http", "scheme": "basic"})
     config_oauth(app)
     app.register_blueprint(docs.blp)

@@ -18,8 +18,10 @@ from flask.cli import FlaskGroup, with_appcontext
 from outter_auth import clock
 from outter_auth.extensions import db
 from outter_auth.runtime import runtime
-from outter_auth.services import api_keys, audit, clients, lockout, sessions, tenancy, users
+from outter_auth.services import api_keys, audit, clients, lockout, sessions, signing_key_admin, tenancy, users
+from outter_auth.services.ceilings import Caller
 from outter_auth.services.exceptions import DomainError
+from outter_auth.services.grant_types import GRANT_TYPES
 from outter_auth.services.signing_keys import SigningKeyError, kong_declarative_config
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
@@ -46,6 +48,14 @@ def _fail(error: Exception) -> NoReturn:
     raise click.ClickException(str(error))
 
 
+OPERATOR = "cli"  # the actor of the operator's commands in the audit trail
+
+
+def _operator(tenant_id: str) -> Caller:
+    """The operator acting on a tenant: unbounded (SPEC §3 binds credentials, not the operator)."""
+    return Caller(tenant_id, OPERATOR)
+
+
 # -- signing keys ------------------------------------------------------------------
 
 keys_cli = click.Group("keys", help="Signing keys (RSA, published in the JWKS).")
@@ -68,20 +78,15 @@ def _publish_for() -> timedelta:
     return timedelta(seconds=runtime().settings.jwks_max_age)
 
 
-def _audit_key(event: str, kid: str, **details: Any) -> None:
-    audit.record(db.session, event, actor="cli", subject=kid, details=details)
-
-
 @keys_cli.command("rotate")
 @json_option
 @with_appcontext
 def keys_rotate(as_json: bool) -> None:
     """Publish a new key; it signs once it has been in the JWKS for OUTTER_JWKS_MAX_AGE."""
     try:
-        record = runtime().keystore.rotate(_publish_for())
+        record = signing_key_admin.rotate(db.session, runtime().keystore, publish_for=_publish_for(), actor=OPERATOR)
     except SigningKeyError as error:
         _fail(error)
-    _audit_key("signing_key.rotated", record.kid, activates_at=record.activates_at.isoformat())
     _emit(
         {"kid": record.kid, "status": "pending", "activates_at": record.activates_at.isoformat()},
         as_json,
@@ -103,10 +108,11 @@ KID_ARGUMENT_SETTINGS = {"ignore_unknown_options": True}
 def keys_activate(kid: str, at_once: bool, as_json: bool) -> None:
     """Bring a pending key forward (as soon as it is safe, or --now)."""
     try:
-        record = runtime().keystore.activate(kid, now=at_once, publish_for=_publish_for())
+        record = signing_key_admin.activate(
+            db.session, runtime().keystore, kid, now=at_once, publish_for=_publish_for(), actor=OPERATOR
+        )
     except SigningKeyError as error:
         _fail(error)
-    _audit_key("signing_key.activated", kid, activates_at=record.activates_at.isoformat(), now=at_once)
     _emit(
         {"kid": kid, "activates_at": record.activates_at.isoformat()},
         as_json,
@@ -121,14 +127,32 @@ def keys_activate(kid: str, at_once: bool, as_json: bool) -> None:
 def keys_retire(kid: str, as_json: bool) -> None:
     """Stop a key from signing; it stays in the JWKS until its tokens expired."""
     try:
-        record = runtime().keystore.retire(kid)
+        record = signing_key_admin.retire(db.session, runtime().keystore, kid, actor=OPERATOR)
     except SigningKeyError as error:
         _fail(error)
-    _audit_key("signing_key.retired", kid)
     _emit(
         {"kid": kid, "retired_at": record.retired_at.isoformat() if record.retired_at else None},
         as_json,
         f"retired signing key {kid}",
+    )
+
+
+@keys_cli.command("revoke", context_settings=KID_ARGUMENT_SETTINGS)
+@click.argument("kid")
+@json_option
+@with_appcontext
+def keys_revoke(kid: str, as_json: bool) -> None:
+    """Withdraw a compromised key at once: unpublished, every token it signed refused."""
+    try:
+        record = signing_key_admin.revoke(db.session, runtime().keystore, kid, actor=OPERATOR)
+    except SigningKeyError as error:
+        _fail(error)
+    revoked_at = record.revoked_at.isoformat() if record.revoked_at else None
+    _emit(
+        {"kid": kid, "revoked_at": revoked_at},
+        as_json,
+        f"revoked signing key {kid}: unpublished, and its tokens are refused\n"
+        "update gateways that cannot read the JWKS now: outter-auth keys kong-config",
     )
 
 
@@ -194,7 +218,7 @@ clients_cli = click.Group("clients", help="OAuth clients.")
     "grant_types",
     multiple=True,
     required=True,
-    type=click.Choice(["password", "refresh_token", "client_credentials"]),
+    type=click.Choice(list(GRANT_TYPES)),
 )
 @click.option("--scope", "scope", default="", help='Space-separated scopes, e.g. "content:generate".')
 @click.option("--first-party", is_flag=True, help="Trusted app of ours: may use the password grant.")
@@ -215,28 +239,13 @@ def clients_create(
     if tenant is None:
         _fail(click.ClickException(f"no tenant {tenant_ref!r}"))
     settings = runtime().settings
+    draft = clients.ClientDraft(name, grant_types, scope.split(), public=public, first_party=first_party)
     try:
         client, secret = clients.create_client(
-            db.session,
-            tenant.id,
-            name,
-            grant_types,
-            scope.split(),
-            pepper=settings.api_key_pepper,
-            catalogue=settings.scopes,
-            public=public,
-            first_party=first_party,
+            db.session, _operator(tenant.id), draft, pepper=settings.api_key_pepper, catalogue=settings.scopes
         )
     except DomainError as error:
         _fail(error)
-    audit.record(
-        db.session,
-        "client.created",
-        tenant_id=tenant.id,
-        actor="cli",
-        subject=client.id,
-        details={"grant_types": client.grant_types, "scopes": client.scopes},
-    )
     text = f"client_id: {client.id}" + (f"\nclient_secret: {secret}  (shown once)" if secret else "")
     _emit({"client_id": client.id, "client_secret": secret}, as_json, text)
 
@@ -266,24 +275,15 @@ def api_keys_create(
     tenant = _tenant_or_fail(tenant_ref)
     project_id = None
     if project_ref:
-        project = next(
-            (p for p in db.session.scalars(tenancy.projects_query(tenant.id)) if project_ref in (p.id, p.slug)), None
-        )
+        project = tenancy.find_project(db.session, tenant.id, project_ref)
         if project is None:
             _fail(click.ClickException(f"no project {project_ref!r} in {tenant.slug}"))
         project_id = project.id
     state = runtime()
+    draft = api_keys.KeyDraft(name, list(scopes), environment, project_id)
     try:
         key, raw = api_keys.create_key(
-            db.session,
-            tenant.id,
-            name=name,
-            scopes=list(scopes),
-            environment=environment,
-            project_id=project_id,
-            created_by="cli",
-            peppers=state.peppers,
-            catalogue=state.settings.scopes,
+            db.session, _operator(tenant.id), draft, peppers=state.peppers, catalogue=state.settings.scopes
         )
     except DomainError as error:
         _fail(error)
@@ -298,7 +298,7 @@ def api_keys_create(
 def api_keys_list(tenant_ref: str, include_revoked: bool, as_json: bool) -> None:
     """List a tenant's API keys (never the keys themselves)."""
     tenant = _tenant_or_fail(tenant_ref)
-    keys = list(db.session.scalars(api_keys.keys_query(tenant.id, include_revoked=include_revoked)))
+    keys = list(db.session.scalars(api_keys.keys_query(_operator(tenant.id), include_revoked=include_revoked)))
     rows = [_key_fields(k) for k in keys]
     lines = [f"{r['id']}  {r['prefix']}…{r['last4']}  {r['environment']}  {r['name']}" for r in rows]
     _emit(rows, as_json, "\n".join(lines) or "no API keys")
@@ -313,10 +313,9 @@ def api_keys_revoke(key_id: str, tenant_ref: str, as_json: bool) -> None:
     """Revoke an API key at once."""
     tenant = _tenant_or_fail(tenant_ref)
     try:
-        key = api_keys.revoke_key(db.session, tenant.id, key_id, actor="cli")
+        key = api_keys.revoke_key(db.session, _operator(tenant.id), key_id)
     except DomainError as error:
         _fail(error)
-    runtime().api_key_changed(key.id)
     _emit(_key_fields(key), as_json, f"revoked {key.id}")
 
 
@@ -348,13 +347,7 @@ def users_create(email: str, tenant_ref: str, role: str, password_stdin: bool, a
         password = _read_password(password_stdin)
     try:
         membership = users.create_member(
-            db.session,
-            tenant.id,
-            email,
-            password,
-            role,
-            runtime().settings.bcrypt_rounds,
-            allow_existing_user=True,
+            db.session, _operator(tenant.id), email, password, role, runtime().settings.bcrypt_rounds
         )
     except DomainError as error:
         _fail(error)
@@ -368,7 +361,7 @@ def users_create(email: str, tenant_ref: str, role: str, password_stdin: bool, a
 @with_appcontext
 def users_unlock(email: str, as_json: bool) -> None:
     """Lift a login lockout of EMAIL (known or not) and forget its failed logins."""
-    normalized = users.unlock_email(db.session, email, actor_id="cli")
+    normalized = users.unlock_email(db.session, email, actor_id=OPERATOR)
     _emit({"email": normalized, "unlocked": True}, as_json, f"unlocked {normalized}")
 
 

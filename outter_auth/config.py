@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -42,6 +42,9 @@ class Settings:
     # verification (keys are re-digested with the current pepper when next used).
     api_key_old_peppers: tuple[str, ...] = ()
     api_key_cache_ttl: int = 5
+    # SPEC §7 "Outages": while the database is unreachable, a key verified within this many
+    # seconds keeps verifying from the cache (stale-if-error); 0 turns it off.
+    api_key_stale_ttl: int = 600
     jwks_max_age: int = 300
     scopes: tuple[str, ...] = ()
     secret_key: str = DEFAULT_SECRET_KEY
@@ -67,6 +70,9 @@ class Settings:
     # Refused keys/tokens per IP on verify and check: a flood guard (keys cannot be guessed),
     # generous because a gateway without OUTTER_TRUSTED_PROXIES is one address for everybody.
     rate_limit_refusals_ip: str = "600/minute"
+    # Per-IP budgets count an IPv6 address as its network of this prefix length: one
+    # subscriber usually holds a whole /64.
+    rate_limit_ipv6_prefix: int = 64
     # Failed logins (per email) before the account locks; 0 disables lockout. The lock
     # lasts lockout_base_seconds, doubling with every further failure, up to the maximum.
     lockout_threshold: int = 10  # the usual default (Auth0, Okta and Entra ID use 10)
@@ -114,6 +120,7 @@ _INT_FIELDS = {
     "session_idle_timeout": (1, None),
     "bcrypt_rounds": (4, 31),
     "api_key_cache_ttl": (0, None),
+    "api_key_stale_ttl": (0, 86400),
     "jwks_max_age": (0, None),
     "jwt_leeway": (0, 30),
     "client_token_reuse": (0, 300),
@@ -122,6 +129,7 @@ _INT_FIELDS = {
     "lockout_base_seconds": (1, None),
     "lockout_max_seconds": (1, None),
     "trusted_proxies": (0, 10),
+    "rate_limit_ipv6_prefix": (32, 128),
 }
 _RATE_LIMIT_FIELDS = (
     "rate_limit_login_ip",
@@ -179,6 +187,36 @@ def _parse_scopes(raw: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(items))
 
 
+def _parse_choice(choices: tuple[str, ...]) -> Callable[[str, Any], str]:
+    def parse(name: str, raw: Any) -> str:
+        if raw not in choices:
+            raise ConfigError(f"OUTTER_{name.upper()} must be one of {', '.join(choices)}, got {raw!r}")
+        return str(raw)
+
+    return parse
+
+
+def _parse_list(name: str, raw: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    return tuple(p for p in (raw.split(",") if isinstance(raw, str) else raw) if p)
+
+
+# How each setting that is not a plain string is read; the rest are taken as given.
+_PARSERS: dict[str, Callable[[str, Any], Any]] = {
+    "env": _parse_choice(ENVIRONMENTS),
+    "log_format": _parse_choice(LOG_FORMATS),
+    **{name: _parse_int for name in _INT_FIELDS},
+    **{name: _parse_rate_limit for name in _RATE_LIMIT_FIELDS},
+    "scopes": lambda name, raw: _parse_scopes(raw),
+    "cors_origins": lambda name, raw: _parse_origins(raw),
+    "rate_limits": _parse_bool,
+    "api_key_old_peppers": _parse_list,
+}
+# The test suite logs in hundreds of times from one address: brute-force protection is
+# off there unless a test turns it on (tests/api/test_rate_limits.py, test_lockout.py), and
+# bcrypt is as cheap as it goes.
+_TESTING_DEFAULTS = {"rate_limits": False, "lockout_threshold": 0, "bcrypt_rounds": 4}
+
+
 def load_settings(
     overrides: Mapping[str, Any] | None = None,
     environ: Mapping[str, str] | None = None,
@@ -189,59 +227,36 @@ def load_settings(
     ``overrides`` use the field names (``{"env": "testing", "database_url": ...}``)
     and win over the environment; tests pass them to ``create_app``.
     """
-    environ = os.environ if environ is None else environ
-    overrides = dict(overrides or {})
+    raw = _given(overrides or {}, os.environ if environ is None else environ)
+    if raw.get("env") == "testing":
+        raw = {**_TESTING_DEFAULTS, **raw}
+    for name, parse in _PARSERS.items():
+        if name in raw:
+            raw[name] = parse(name, raw[name])
+    _derive(raw, Path(instance_path))
+    base, longest = raw.get("lockout_base_seconds", 60), raw.get("lockout_max_seconds", 3600)
+    if longest < base:
+        raise ConfigError(f"OUTTER_LOCKOUT_MAX_SECONDS ({longest}) must be >= OUTTER_LOCKOUT_BASE_SECONDS ({base})")
+    return Settings(**raw)
+
+
+def _given(overrides: Mapping[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
+    """The settings given, by field name: non-empty ``OUTTER_*`` variables, then overrides."""
     known = {f.name for f in fields(Settings)} - {"issuer_explicit"}
     unknown = set(overrides) - known
     if unknown:
         raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
-
-    raw: dict[str, Any] = {}
-    for name in known:
-        env_value = environ.get(f"OUTTER_{name.upper()}")
-        if env_value is not None and env_value != "":
-            raw[name] = env_value
+    raw: dict[str, Any] = {
+        name: environ[f"OUTTER_{name.upper()}"] for name in known if environ.get(f"OUTTER_{name.upper()}")
+    }
     raw.update(overrides)
+    return raw
 
-    env = raw.get("env", "development")
-    if env not in ENVIRONMENTS:
-        raise ConfigError(f"OUTTER_ENV must be one of {', '.join(ENVIRONMENTS)}, got {env!r}")
 
-    for name in _INT_FIELDS:
-        if name in raw:
-            raw[name] = _parse_int(name, raw[name])
-    if "scopes" in raw:
-        raw["scopes"] = _parse_scopes(raw["scopes"])
-    for name in _RATE_LIMIT_FIELDS:
-        if name in raw:
-            raw[name] = _parse_rate_limit(name, raw[name])
-    if "cors_origins" in raw:
-        raw["cors_origins"] = _parse_origins(raw["cors_origins"])
-    if raw.get("log_format", "json") not in LOG_FORMATS:
-        raise ConfigError(f"OUTTER_LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}, got {raw['log_format']!r}")
-    # The test suite logs in hundreds of times from one address: brute-force protection is
-    # off there unless a test turns it on (tests/api/test_rate_limits.py, test_lockout.py).
-    if env == "testing":
-        raw.setdefault("rate_limits", False)
-        raw.setdefault("lockout_threshold", 0)
-    if "rate_limits" in raw:
-        raw["rate_limits"] = _parse_bool("rate_limits", raw["rate_limits"])
-    if "api_key_old_peppers" in raw:
-        old = raw["api_key_old_peppers"]
-        raw["api_key_old_peppers"] = tuple(p for p in (old.split(",") if isinstance(old, str) else old) if p)
-
+def _derive(raw: dict[str, Any], instance_path: Path) -> None:
+    """Settings whose defaults depend on where we run, or on other settings."""
     if not raw.get("database_url"):
-        db_file = Path(instance_path).resolve() / "outter_auth.db"
-        raw["database_url"] = f"sqlite:///{db_file}"
+        raw["database_url"] = f"sqlite:///{instance_path.resolve() / 'outter_auth.db'}"
     raw["issuer_explicit"] = bool(raw.get("issuer"))
-    if not raw["issuer_explicit"]:
-        raw["issuer"] = "http://localhost:5000"
-    raw["issuer"] = str(raw["issuer"]).rstrip("/")
-    if env == "testing" and "bcrypt_rounds" not in raw:
-        raw["bcrypt_rounds"] = 4
+    raw["issuer"] = str(raw.get("issuer") or "http://localhost:5000").rstrip("/")
     raw["keys_dir"] = str(Path(raw.get("keys_dir") or "keys").resolve())
-    base, longest = raw.get("lockout_base_seconds", 60), raw.get("lockout_max_seconds", 3600)
-    if longest < base:
-        raise ConfigError(f"OUTTER_LOCKOUT_MAX_SECONDS ({longest}) must be >= OUTTER_LOCKOUT_BASE_SECONDS ({base})")
-
-    return Settings(**raw)

@@ -25,13 +25,15 @@ lock everybody out.
 
 from __future__ import annotations
 
+import functools
+import ipaddress
 import logging
 import math
 import threading
 import time
 from collections.abc import Callable
 
-from flask import Flask, Response, request
+from flask import Flask, Response, current_app, request
 from flask_limiter import Limiter
 from limits import RateLimitItem, parse_many
 
@@ -46,12 +48,31 @@ LOGIN_ENDPOINT = "sessions.Login"
 TOKEN_ENDPOINT = "oauth.TokenEndpoint"
 LIMITED_ENDPOINTS = frozenset({LOGIN_ENDPOINT, TOKEN_ENDPOINT})
 KEY_PREFIX = "outter-auth"
+_EXTENSION = "outter_auth.rate_limits.ipv6_prefix"
 STORAGE_ERROR_LOG_INTERVAL = 60.0  # seconds between two "limiter storage down" warnings
 
 
 def client_ip() -> str:
-    """The caller's address (behind ``OUTTER_TRUSTED_PROXIES`` proxies, ProxyFix's answer)."""
-    return request.remote_addr or "unknown"
+    """The caller's budget key: its address (behind ``OUTTER_TRUSTED_PROXIES`` proxies,
+    ProxyFix's answer), an IPv6 address as its network (see :func:`address_bucket`)."""
+    prefix = current_app.extensions[_EXTENSION]
+    return address_bucket(request.remote_addr or "unknown", prefix)
+
+
+@functools.lru_cache(maxsize=4096)
+def address_bucket(address: str, ipv6_prefix: int) -> str:
+    """IPv4 addresses count alone; an IPv6 address counts as its /``ipv6_prefix`` network
+    (default /64): one subscriber usually holds a whole /64, so counting each of its
+    2**64 addresses alone would give it an unlimited budget."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv4Address):
+        return address
+    if ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    return str(ipaddress.ip_network(f"{ip}/{ipv6_prefix}", strict=False))
 
 
 def _account(email: str) -> str:
@@ -167,6 +188,7 @@ class RateLimits:
 
 
 def init_rate_limits(app: Flask, settings: Settings) -> RateLimits | None:
+    app.extensions[_EXTENSION] = settings.rate_limit_ipv6_prefix
     if not settings.rate_limits:
         return None
     limiter = Limiter(

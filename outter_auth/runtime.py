@@ -1,23 +1,38 @@
-"""Per-app runtime state (settings, signing keys), reached through ``runtime()``."""
+"""Per-app runtime state (settings, signing keys, caches), reached through ``runtime()``.
+
+It also hears every committed change (``services.changes``): each tag drops the
+matching entries from this process's caches at once, and is published on the
+invalidation channel for every other worker and instance.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, field
 from typing import cast
 
-from flask import current_app
+from flask import current_app, has_app_context
 
 from outter_auth.config import Settings
+from outter_auth.extensions import db
 from outter_auth.rate_limits import RateLimits
+from outter_auth.services import changes
 from outter_auth.services.api_keys import Peppers
+from outter_auth.services.cache import GuardedCache
 from outter_auth.services.client_tokens import ClientTokenReuse
-from outter_auth.services.clients import ClientCache
+from outter_auth.services.clients import ClientInfo, find_client
+from outter_auth.services.gateway_tokens import VerifiedTokens
 from outter_auth.services.invalidation import InvalidationBus
+from outter_auth.services.issuance import TokenIssuer
 from outter_auth.services.key_cache import KeyVerifier
-from outter_auth.services.key_usage import LastUsedRecorder
+from outter_auth.services.key_usage import KeyUsageRecorder
 from outter_auth.services.lockout import LockoutPolicy
+from outter_auth.services.login import LoginPolicy
 from outter_auth.services.signing_keys import KeyStore
+from outter_auth.services.token_state import TokenState
 from outter_auth.services.tokens import TokenSettings
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -26,38 +41,68 @@ class Runtime:
     keystore: KeyStore
     token_settings: TokenSettings
     peppers: Peppers
-    last_used: LastUsedRecorder
+    key_usage: KeyUsageRecorder
     key_verifier: KeyVerifier
-    client_cache: ClientCache
+    clients: GuardedCache[str, ClientInfo | None]
     client_tokens: ClientTokenReuse
+    issuer: TokenIssuer
+    token_state: TokenState
+    verified_tokens: VerifiedTokens
     invalidation: InvalidationBus
     lockout: LockoutPolicy
     rate_limits: RateLimits | None = None  # None when OUTTER_RATE_LIMITS is off
+    _caches: tuple[GuardedCache[object, object], ...] = field(default=(), init=False, repr=False)
 
-    def api_key_changed(self, key_id: str) -> None:
-        """A key was revoked, rotated or changed: drop it here and in every other process."""
-        self.key_verifier.forget(key_id)
-        self.invalidation.publish("api_key", key_id)
+    def __post_init__(self) -> None:
+        self._caches = cast(
+            tuple[GuardedCache[object, object], ...],
+            (self.key_verifier.cache, self.clients, *self.token_state.caches),
+        )
 
-    def client_changed(self, client_id: str) -> None:
-        """An OAuth client was changed, deleted or got a new secret: likewise."""
-        self.client_cache.forget(client_id)
-        self.client_tokens.forget(client_id)
-        self.invalidation.publish("client", client_id)
+    @property
+    def login_policy(self) -> LoginPolicy:
+        return LoginPolicy(self.settings.bcrypt_rounds, self.lockout if self.lockout.enabled else None)
 
-    def forget(self, kind: str, object_id: str) -> None:
-        """What another process announced on the invalidation channel."""
-        if kind == "api_key":
-            self.key_verifier.forget(object_id)
-        elif kind == "client":
-            self.client_cache.forget(object_id)
+    def changed(self, tags: list[str]) -> None:
+        """Committed changes of this process: drop them here, then tell the others."""
+        for tag in tags:
+            self.forget(tag)
+        for tag in tags:
+            self.invalidation.publish(tag)
+
+    def forget(self, tag: str) -> None:
+        """Drop what depends on ``tag`` (a change made here, or announced by another process)."""
+        for cache in self._caches:
+            cache.forget(tag)
+        kind, _, object_id = tag.partition(":")
+        if kind == "client":
             self.client_tokens.forget(object_id)
+        elif kind == "access_token":
+            self.client_tokens.forget_token(object_id)
 
     def forget_all(self) -> None:
-        self.key_verifier.clear()
-        self.client_cache.clear()
+        for cache in self._caches:
+            cache.clear()
         self.client_tokens.clear()
+
+    def client(self, client_id: str) -> ClientInfo | None:
+        """A client by id, cached (every token request and every client token needs it)."""
+        settings = self.settings
+        return self.clients.get(
+            client_id,
+            lambda: find_client(db.session, client_id, settings.first_party_client_id, settings.scopes),
+        )
 
 
 def runtime() -> Runtime:
     return cast(Runtime, current_app.extensions["outter_auth"])
+
+
+def _publish_committed(tags: list[str]) -> None:
+    if has_app_context():
+        runtime().changed(tags)
+    else:  # every service call runs in an app context (requests, CLI, background writers)
+        log.warning("a change committed outside of an app context was not announced: %s", tags)
+
+
+changes.install(_publish_committed)

@@ -14,6 +14,8 @@ USERS_WRITE = "users:write"
 PROJECTS_READ = "projects:read"
 PROJECTS_WRITE = "projects:write"
 AUDIT_READ = "audit:read"
+CLIENTS_READ = "clients:read"
+CLIENTS_WRITE = "clients:write"
 
 MANAGEMENT_SCOPES: tuple[str, ...] = (
     API_KEYS_READ,
@@ -23,6 +25,8 @@ MANAGEMENT_SCOPES: tuple[str, ...] = (
     PROJECTS_READ,
     PROJECTS_WRITE,
     AUDIT_READ,
+    CLIENTS_READ,
+    CLIENTS_WRITE,
 )
 
 ROLE_SCOPES: dict[str, frozenset[str]] = {

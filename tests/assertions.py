@@ -8,7 +8,17 @@ from werkzeug.http import HTTP_STATUS_CODES
 
 # SPEC §3, spelled out here rather than imported, so a change in the code cannot hide itself.
 SPEC_MANAGEMENT_SCOPES = frozenset(
-    {"api_keys:read", "api_keys:write", "users:read", "users:write", "projects:read", "projects:write", "audit:read"}
+    {
+        "api_keys:read",
+        "api_keys:write",
+        "users:read",
+        "users:write",
+        "projects:read",
+        "projects:write",
+        "audit:read",
+        "clients:read",
+        "clients:write",
+    }
 )
 
 # SPEC §7: every header the gateway check answers an identity with.

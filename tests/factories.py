@@ -9,6 +9,7 @@ from flask import Flask
 
 from outter_auth.extensions import db
 from outter_auth.services import tenancy, users
+from outter_auth.services.ceilings import Caller
 
 PASSWORD = "correct horse battery staple"
 
@@ -50,7 +51,7 @@ class Factory:
         """Create (or add to the tenant) a user; returns the user id."""
         tenant = self.tenant(tenant_slug)
         with self.app.app_context():
-            membership = users.create_member(db.session, tenant.id, email, password, role, 4, allow_existing_user=True)
+            membership = users.create_member(db.session, Caller(tenant.id, "cli"), email, password, role, 4)
             return membership.user_id
 
     def actor(self, tenant_slug: str, email: str, role: str, password: str = PASSWORD) -> Actor:

@@ -9,9 +9,9 @@ from flask.views import MethodView
 from flask_smorest.pagination import PaginationParameters
 
 from outter_auth import clock
-from outter_auth.api.base import Blueprint, ShownOnce, request_origin
+from outter_auth.api.base import Blueprint, ShownOnce
 from outter_auth.api.paging import paginate
-from outter_auth.auth import current_principal, limits_of, require_scopes
+from outter_auth.auth import current_caller, require_scopes
 from outter_auth.extensions import db
 from outter_auth.models import ApiKey
 from outter_auth.runtime import runtime
@@ -29,30 +29,16 @@ from outter_auth.services import api_keys
 blp = Blueprint("api_keys", __name__, url_prefix="/api/auth/api-keys", description="API keys of the tenant")
 
 
-def _with_key(key: ApiKey, raw: str) -> ShownOnce:
-    return ShownOnce(key, key=raw)
-
-
 def _create(body: dict[str, Any]) -> ShownOnce:
     state = runtime()
     expires_at = body["expires_at"]
     if body["expires_in"] is not None:
         expires_at = clock.now() + timedelta(seconds=body["expires_in"])
+    draft = api_keys.KeyDraft(body["name"], body["scopes"], body["environment"], body["project_id"], expires_at)
     key, raw = api_keys.create_key(
-        db.session,
-        current_principal.tenant_id,
-        name=body["name"],
-        scopes=body["scopes"],
-        environment=body["environment"],
-        project_id=body["project_id"],
-        expires_at=expires_at,
-        created_by=current_principal.id,
-        peppers=state.peppers,
-        catalogue=state.settings.scopes,
-        limits=limits_of(current_principal),
-        origin=request_origin(),
+        db.session, current_caller(), draft, peppers=state.peppers, catalogue=state.settings.scopes
     )
-    return _with_key(key, raw)
+    return ShownOnce(key, key=raw)
 
 
 @blp.route("")
@@ -64,10 +50,10 @@ class ApiKeys(MethodView):
     def get(self, args: dict[str, Any], pagination_parameters: PaginationParameters) -> list[ApiKey]:
         """List API keys
 
-        Revoked keys are left out unless ``include_revoked=true``.
+        Revoked keys are left out unless ``include_revoked=true``. A key bound to a
+        project sees its project's keys of its environment only.
         """
-        query = api_keys.keys_query(current_principal.tenant_id, **args)
-        return paginate(query, pagination_parameters)
+        return paginate(api_keys.keys_query(current_caller(), **args), pagination_parameters)
 
     @require_scopes(API_KEYS_WRITE)
     @blp.arguments(ApiKeyCreateSchema)
@@ -99,7 +85,7 @@ class ApiKeysById(MethodView):
     @blp.alt_response(404, description="No such key in this tenant")
     def get(self, key_id: str) -> ApiKey:
         """Get an API key (never the key itself)"""
-        return api_keys.get_key(db.session, current_principal.tenant_id, key_id)
+        return api_keys.get_key(db.session, current_caller(), key_id)
 
     @require_scopes(API_KEYS_WRITE)
     @blp.arguments(ApiKeyUpdateSchema)
@@ -107,33 +93,17 @@ class ApiKeysById(MethodView):
     @blp.alt_response(404, description="No such key in this tenant")
     def patch(self, body: dict[str, Any], key_id: str) -> ApiKey:
         """Update an API key's name, scopes or expiry"""
-        key = api_keys.update_key(
-            db.session,
-            current_principal.tenant_id,
-            key_id,
-            actor=current_principal.id,
-            changes=body,
-            catalogue=runtime().settings.scopes,
-            limits=limits_of(current_principal),
-            origin=request_origin(),
-        )
-        runtime().api_key_changed(key.id)
-        return key
+        return api_keys.update_key(db.session, current_caller(), key_id, body, catalogue=runtime().settings.scopes)
 
     @require_scopes(API_KEYS_WRITE)
     @blp.response(204)
     @blp.alt_response(404, description="No such key in this tenant")
     def delete(self, key_id: str) -> None:
-        """Revoke an API key (the record stays, with revoked_at)"""
-        api_keys.revoke_key(
-            db.session,
-            current_principal.tenant_id,
-            key_id,
-            actor=current_principal.id,
-            limits=limits_of(current_principal),
-            origin=request_origin(),
-        )
-        runtime().api_key_changed(key_id)
+        """Revoke an API key (the record stays, with revoked_at)
+
+        The keys it replaced by rotation stop working too, grace or not.
+        """
+        api_keys.revoke_key(db.session, current_caller(), key_id)
 
 
 @blp.route("/<id:key_id>/rotate")
@@ -150,13 +120,9 @@ class ApiKeyRotation(MethodView):
         """
         key, raw = api_keys.rotate_key(
             db.session,
-            current_principal.tenant_id,
+            current_caller(),
             key_id,
             grace_seconds=body["grace_period_seconds"],
-            actor=current_principal.id,
             peppers=runtime().peppers,
-            limits=limits_of(current_principal),
-            origin=request_origin(),
         )
-        runtime().api_key_changed(key_id)
-        return _with_key(key, raw)
+        return ShownOnce(key, key=raw)

@@ -20,7 +20,7 @@ blp = Blueprint("audit", __name__, url_prefix="/api/auth/audit-events", descript
 
 @blp.route("")
 class AuditEvents(MethodView):
-    @require_scopes(AUDIT_READ)
+    @require_scopes(AUDIT_READ, tenant_wide=True)
     @blp.arguments(AuditQueryArgs, location="query")
     @blp.response(200, AuditEventSchema(many=True))
     @blp.paginate()

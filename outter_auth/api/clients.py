@@ -1,4 +1,4 @@
-"""OAuth clients of the caller's tenant (owners and admins)."""
+"""OAuth clients of the caller's tenant (``clients:read`` / ``clients:write``)."""
 
 from __future__ import annotations
 
@@ -7,105 +7,86 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest.pagination import PaginationParameters
 
-from outter_auth.api.base import Blueprint, ShownOnce, request_origin
+from outter_auth.api.base import Blueprint, ShownOnce
 from outter_auth.api.paging import paginate
-from outter_auth.auth import current_principal, require_admin
+from outter_auth.auth import current_caller, require_scopes
 from outter_auth.extensions import db
 from outter_auth.models import OAuthClient
 from outter_auth.runtime import runtime
 from outter_auth.schemas.clients import ClientCreateSchema, ClientSchema, ClientUpdateSchema, ClientWithSecretSchema
-from outter_auth.services import audit, clients
+from outter_auth.scopes import CLIENTS_READ, CLIENTS_WRITE
+from outter_auth.services import clients
 
 blp = Blueprint("clients", __name__, url_prefix="/api/auth/clients", description="OAuth clients of the tenant")
 
-
-def _with_secret(client: OAuthClient, secret: str | None) -> ShownOnce:
-    return ShownOnce(client, client_secret=secret)
-
-
-def _audit(event: str, client: OAuthClient, **details: Any) -> None:
-    runtime().client_changed(client.id)
-    audit.record(
-        db.session,
-        event,
-        tenant_id=client.tenant_id,
-        actor=current_principal.id,
-        subject=client.id,
-        origin=request_origin(),
-        details=details,
-    )
+BEYOND_CALLER = "The client would have more power than the caller (or the caller is bound to an environment, "
+BEYOND_CALLER += "project or lifetime, which a client cannot be)"
 
 
 @blp.route("")
 class Clients(MethodView):
-    @require_admin()
+    @require_scopes(CLIENTS_READ, tenant_wide=True)
     @blp.response(200, ClientSchema(many=True))
     @blp.paginate()
     def get(self, pagination_parameters: PaginationParameters) -> list[OAuthClient]:
         """List OAuth clients"""
-        return paginate(clients.clients_query(current_principal.tenant_id), pagination_parameters)
+        return paginate(clients.clients_query(current_caller()), pagination_parameters)
 
-    @require_admin()
+    @require_scopes(CLIENTS_WRITE, tenant_wide=True)
     @blp.arguments(ClientCreateSchema)
     @blp.response(201, ClientWithSecretSchema)
+    @blp.alt_response(403, description=BEYOND_CALLER)
     def post(self, body: dict[str, Any]) -> ShownOnce:
         """Register an OAuth client
 
-        The response holds ``client_secret`` once; only its digest is stored.
+        The response holds ``client_secret`` once; only its digest is stored. Its scopes
+        must lie within the caller's own.
         """
         settings = runtime().settings
-        client, secret = clients.create_client(
-            db.session,
-            current_principal.tenant_id,
-            body["name"],
-            body["grant_types"],
-            body["scopes"],
-            pepper=settings.api_key_pepper,
-            catalogue=settings.scopes,
-            public=body["public"],
-            redirect_uris=body["redirect_uris"],
+        draft = clients.ClientDraft(
+            body["name"], body["grant_types"], body["scopes"], body["public"], redirect_uris=body["redirect_uris"]
         )
-        _audit("client.created", client, grant_types=client.grant_types, scopes=client.scopes)
-        return _with_secret(client, secret)
+        client, secret = clients.create_client(
+            db.session, current_caller(), draft, pepper=settings.api_key_pepper, catalogue=settings.scopes
+        )
+        return ShownOnce(client, client_secret=secret)
 
 
 @blp.route("/<id:client_id>")
 class ClientsById(MethodView):
-    @require_admin()
+    @require_scopes(CLIENTS_READ, tenant_wide=True)
     @blp.response(200, ClientSchema)
     @blp.alt_response(404, description="No such client in this tenant")
     def get(self, client_id: str) -> OAuthClient:
         """Get an OAuth client"""
-        return clients.get_client(db.session, current_principal.tenant_id, client_id)
+        return clients.get_client(db.session, current_caller(), client_id)
 
-    @require_admin()
+    @require_scopes(CLIENTS_WRITE, tenant_wide=True)
     @blp.arguments(ClientUpdateSchema)
     @blp.response(200, ClientSchema)
+    @blp.alt_response(403, description=BEYOND_CALLER)
     @blp.alt_response(404, description="No such client in this tenant")
     def patch(self, body: dict[str, Any], client_id: str) -> OAuthClient:
         """Update an OAuth client"""
-        client = clients.update_client(
-            db.session, current_principal.tenant_id, client_id, runtime().settings.scopes, **body
-        )
-        _audit("client.updated", client, changed=sorted(body))
-        return client
+        return clients.update_client(db.session, current_caller(), client_id, body, catalogue=runtime().settings.scopes)
 
-    @require_admin()
+    @require_scopes(CLIENTS_WRITE, tenant_wide=True)
     @blp.response(204)
+    @blp.alt_response(403, description=BEYOND_CALLER)
     @blp.alt_response(404, description="No such client in this tenant")
     def delete(self, client_id: str) -> None:
         """Delete an OAuth client
 
-        Its access tokens stay valid until they expire; its sessions cannot be refreshed.
+        Its tokens are refused from then on; its sessions cannot be refreshed.
         """
-        client = clients.delete_client(db.session, current_principal.tenant_id, client_id)
-        _audit("client.updated", client, deleted=True)
+        clients.delete_client(db.session, current_caller(), client_id)
 
 
 @blp.route("/<id:client_id>/rotate-secret")
 class ClientSecretRotation(MethodView):
-    @require_admin()
+    @require_scopes(CLIENTS_WRITE, tenant_wide=True)
     @blp.response(201, ClientWithSecretSchema)
+    @blp.alt_response(403, description=BEYOND_CALLER)
     @blp.alt_response(404, description="No such client in this tenant")
     def post(self, client_id: str) -> ShownOnce:
         """Rotate a client's secret
@@ -113,7 +94,6 @@ class ClientSecretRotation(MethodView):
         The new secret is returned once; the old one stops working at once.
         """
         client, secret = clients.rotate_secret(
-            db.session, current_principal.tenant_id, client_id, runtime().settings.api_key_pepper
+            db.session, current_caller(), client_id, pepper=runtime().settings.api_key_pepper
         )
-        _audit("client.updated", client, secret_rotated=True)
-        return _with_secret(client, secret)
+        return ShownOnce(client, client_secret=secret)

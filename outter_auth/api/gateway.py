@@ -13,19 +13,13 @@ from typing import Any
 
 from flask import Response, request
 
-from outter_auth import clock
 from outter_auth.api.base import Blueprint, json_body
-from outter_auth.auth import API_KEY_HEADER
+from outter_auth.credentials import API_KEY_HEADER, AuthenticationFailed, Principal, resolve, verify_key
 from outter_auth.runtime import runtime
-from outter_auth.services import tokens
-from outter_auth.services.api_keys import ApiKeyRefused
-from outter_auth.services.gateway_tokens import verify_bearer
-from outter_auth.services.key_cache import KeySnapshot
 
 blp = Blueprint("gateway", __name__, url_prefix="/api/auth", description="Gateway contract (SPEC §7)")
 
 REQUIRED_SCOPES_HEADER = "X-Outter-Required-Scopes"
-_BEARER = re.compile(r"Bearer +([A-Za-z0-9\-._~+/]+=*)", re.IGNORECASE)
 _SCOPE_SEPARATORS = re.compile(r"[\s,]+")
 MAX_REQUIRED_SCOPES = 100
 UNCOUNTED_REFUSALS = frozenset({"missing", "malformed"})
@@ -94,6 +88,23 @@ def _over_refusal_budget(code: str) -> int | None:
     return limits.refusals.spend()
 
 
+def _verify_request() -> tuple[object, list[str]]:
+    """The key (header first, then the body) and the required scopes; ValueError if malformed."""
+    body: Any = {}
+    if request.content_length:
+        body = json_body()
+        if not isinstance(body, dict) or set(body) - {"key", "required_scopes"}:
+            raise ValueError("the body must be a JSON object with `key` and/or `required_scopes`")
+    required = body.get("required_scopes", [])
+    if (
+        not isinstance(required, list)
+        or len(required) > MAX_REQUIRED_SCOPES
+        or not all(isinstance(s, str) for s in required)
+    ):
+        raise ValueError("`required_scopes` must be a list of strings")
+    return request.headers.get(API_KEY_HEADER, body.get("key")), required
+
+
 def _bad_request(message: str) -> Response:
     return _json({"valid": False, "code": "malformed", "message": message}, 400)
 
@@ -116,24 +127,15 @@ def _bad_request(message: str) -> Response:
     },
 )
 def verify() -> Response:
-    body: Any = {}
-    if request.content_length:
-        body = json_body()
-        if not isinstance(body, dict) or set(body) - {"key", "required_scopes"}:
-            return _bad_request("the body must be a JSON object with `key` and/or `required_scopes`")
-    raw = request.headers.get(API_KEY_HEADER, body.get("key"))
-    required = body.get("required_scopes", [])
-    if (
-        not isinstance(required, list)
-        or len(required) > MAX_REQUIRED_SCOPES
-        or not all(isinstance(s, str) for s in required)
-    ):
-        return _bad_request("`required_scopes` must be a list of strings")
+    try:
+        raw, required = _verify_request()
+    except ValueError as error:
+        return _bad_request(str(error))
     if raw is None:
         return _json({"valid": False, "code": "missing"}, 401)
     try:
-        key = _verify_key(raw)
-    except ApiKeyRefused as refusal:
+        key = verify_key(runtime(), raw)
+    except AuthenticationFailed as refusal:
         retry_after = _over_refusal_budget(refusal.code)
         if retry_after is not None:
             return _json({"valid": False, "code": "rate_limited"}, 429, retry_after)
@@ -172,27 +174,19 @@ def verify() -> Response:
     },
 )
 def check() -> Response:
-    raw = request.headers.get(API_KEY_HEADER)
-    authorization = request.headers.get("Authorization")
-    if raw is not None and authorization is not None:
-        # As everywhere else (auth.py): one credential. Passing on a key would let an
-        # unchecked Bearer token ride along to a service that reads Authorization itself.
-        return _empty(401)
+    headers = request.headers
     try:
-        if raw is not None:
-            identity = _key_identity(_verify_key(raw))
-        elif authorization is not None:
-            identity = _token_identity(authorization)
-        else:
+        principal = resolve(runtime(), headers.get(API_KEY_HEADER), headers.get("Authorization"), cached=True)
+    except AuthenticationFailed as refusal:
+        if refusal.code == "missing":
             return _empty(401)
-    except (ApiKeyRefused, tokens.InvalidToken) as refusal:
-        retry_after = _over_refusal_budget(getattr(refusal, "code", "invalid_token"))
+        retry_after = _over_refusal_budget(refusal.code)
         return _empty(401) if retry_after is None else _empty(429, retry_after)
-    required = _SCOPE_SEPARATORS.split(request.headers.get(REQUIRED_SCOPES_HEADER, "").strip())
-    if not set(s for s in required if s) <= set(identity["X-Outter-Scopes"].split()):
+    required = _SCOPE_SEPARATORS.split(headers.get(REQUIRED_SCOPES_HEADER, "").strip())
+    if not set(s for s in required if s) <= principal.scopes:
         return _empty(403)
     response = _empty(200)
-    response.headers.update(identity)
+    response.headers.update(_identity(principal))
     return response
 
 
@@ -206,37 +200,14 @@ def _empty(status: int, retry_after: int | None = None) -> Response:
     return response
 
 
-def _verify_key(raw: object) -> KeySnapshot:
-    state = runtime()
-    state.invalidation.start()
-    key = state.key_verifier.verify(raw)
-    state.last_used.touch(key.id, clock.now())
-    return key
-
-
-def _key_identity(key: KeySnapshot) -> dict[str, str]:
-    return {
-        "X-Outter-Key-Id": key.id,
-        "X-Outter-Tenant-Id": key.tenant_id,
-        "X-Outter-Project-Id": key.project_id or "",
-        "X-Outter-Environment": key.environment,
-        "X-Outter-Scopes": " ".join(key.scopes),
-    }
-
-
-def _token_identity(authorization: str) -> dict[str, str]:
-    match = _BEARER.fullmatch(authorization.strip())
-    if match is None:
-        raise tokens.InvalidToken("malformed Authorization header")
-    claims = verify_bearer(match.group(1))
+def _identity(principal: Principal) -> dict[str, str]:
+    """SPEC §7's identity headers, with the scopes the caller holds now."""
     identity = {
-        "X-Outter-Tenant-Id": str(claims["tenant_id"]),
-        "X-Outter-Project-Id": "",
-        "X-Outter-Environment": "",
-        "X-Outter-Scopes": str(claims.get("scope") or ""),
+        "X-Outter-Tenant-Id": principal.tenant_id,
+        "X-Outter-Project-Id": principal.project_id or "",
+        "X-Outter-Environment": principal.environment or "",
+        "X-Outter-Scopes": " ".join(principal.scope_list),
     }
-    if "sid" in claims:
-        identity["X-Outter-User-Id"] = str(claims["sub"])
-    else:
-        identity["X-Outter-Client-Id"] = str(claims["sub"])
+    header = {"api_key": "X-Outter-Key-Id", "user": "X-Outter-User-Id", "client": "X-Outter-Client-Id"}
+    identity[header[principal.type]] = principal.id
     return identity

@@ -9,6 +9,7 @@ from flask.views import MethodView
 
 from outter_auth.api.base import Blueprint
 from outter_auth.oauth import authorization_server
+from outter_auth.services.grant_types import GRANT_TYPES
 
 blp = Blueprint("oauth", __name__, url_prefix="/oauth", description="OAuth 2.0 (RFC 6749, RFC 7009, RFC 7662)")
 
@@ -35,7 +36,11 @@ TOO_MANY = {
 CLIENT_FIELDS = {"client_id": STRING, "client_secret": STRING}
 TOKEN_FORM = _form(
     {
-        "grant_type": {"type": "string", "enum": ["password", "refresh_token", "client_credentials"]},
+        "grant_type": {
+            "type": "string",
+            "enum": list(GRANT_TYPES),
+            "description": "; ".join(f"{grant.name}: {grant.summary}" for grant in GRANT_TYPES.values()),
+        },
         "username": STRING,
         "password": STRING,
         "tenant": {**STRING, "description": "Tenant slug or id (password grant, users of several tenants)"},
@@ -78,8 +83,7 @@ class TokenEndpoint(MethodView):
     def post(self) -> Response:
         """Issue tokens
 
-        Grants: ``password`` (first-party clients), ``refresh_token`` (rotates the
-        refresh token), ``client_credentials``. Every answer has ``Cache-Control: no-store``.
+        For each grant type of the ``grant_type`` enum. Every answer has ``Cache-Control: no-store``.
         """
         return authorization_server().create_token_response()
 

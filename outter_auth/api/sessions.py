@@ -9,10 +9,9 @@ from flask.views import MethodView
 from outter_auth.api.base import Blueprint, request_origin
 from outter_auth.auth import AuthenticationFailed, current_principal, require_scopes
 from outter_auth.extensions import db
-from outter_auth.oauth import issue_session_token
 from outter_auth.runtime import runtime
 from outter_auth.schemas.sessions import LoginSchema, PrincipalSchema, RefreshSchema, TokenResponseSchema
-from outter_auth.services import sessions
+from outter_auth.services import login, sessions
 
 blp = Blueprint("sessions", __name__, url_prefix="/api/auth", description="User sessions")
 
@@ -35,24 +34,23 @@ class Login(MethodView):
         repeated failures the email is locked for a while (429 with Retry-After),
         whether or not an account has it.
         """
-        settings = runtime().settings
-        membership = sessions.authenticate_password(
+        state = runtime()
+        membership = login.authenticate_password(
             db.session,
             body["email"],
             body["password"],
-            body.get("tenant"),
-            settings.bcrypt_rounds,
+            state.login_policy,
+            tenant_ref=body.get("tenant"),
             origin=request_origin(),
-            lockout_policy=runtime().lockout,
         )
         active = sessions.start_session(
             db.session,
             membership,
-            settings.first_party_client_id,
-            settings.refresh_token_ttl,
+            state.settings.first_party_client_id,
+            state.settings.refresh_token_ttl,
             origin=request_origin(),
         )
-        return token_response(active), 200, NO_STORE
+        return state.issuer.session_tokens(active), 200, NO_STORE
 
 
 @blp.route("/token/refresh")
@@ -77,7 +75,7 @@ class Refresh(MethodView):
             )
         except sessions.RefreshFailed as error:
             raise AuthenticationFailed(str(error), error="invalid_token") from None
-        return token_response(active), 200, NO_STORE
+        return runtime().issuer.session_tokens(active), 200, NO_STORE
 
 
 @blp.route("/logout")
@@ -93,16 +91,6 @@ class Logout(MethodView):
         if principal.session_id is None:
             raise AuthenticationFailed("only a user session can log out", error="invalid_token")
         sessions.logout(db.session, principal.session_id, principal.tenant_id, principal.id, origin=request_origin())
-
-
-def token_response(active: sessions.ActiveSession) -> dict[str, Any]:
-    return {
-        "access_token": issue_session_token(active),
-        "token_type": "Bearer",
-        "expires_in": runtime().token_settings.ttl,
-        "refresh_token": active.refresh_token,
-        "scope": " ".join(active.scopes),
-    }
 
 
 @blp.route("/me")

@@ -11,9 +11,10 @@ from flask.views import MethodView
 
 from outter_auth import clock
 from outter_auth.api.base import Blueprint
-from outter_auth.oauth import AUTH_METHODS_SUPPORTED, GRANT_TYPES_SUPPORTED, SECRET_METHODS
+from outter_auth.oauth import AUTH_METHODS_SUPPORTED, SECRET_METHODS
 from outter_auth.runtime import runtime
 from outter_auth.scopes import MANAGEMENT_SCOPES
+from outter_auth.services.grant_types import GRANT_TYPES
 
 blp = Blueprint("wellknown", __name__, url_prefix="/.well-known", description="Discovery and public keys")
 
@@ -73,7 +74,7 @@ def server_metadata() -> dict[str, Any]:
         "token_endpoint": f"{issuer}/oauth/token",
         "revocation_endpoint": f"{issuer}/oauth/revoke",
         "introspection_endpoint": f"{issuer}/oauth/introspect",
-        "grant_types_supported": GRANT_TYPES_SUPPORTED,
+        "grant_types_supported": list(GRANT_TYPES),
         "token_endpoint_auth_methods_supported": AUTH_METHODS_SUPPORTED,
         "revocation_endpoint_auth_methods_supported": AUTH_METHODS_SUPPORTED,
         "introspection_endpoint_auth_methods_supported": SECRET_METHODS,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from functools import partial
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from outter_auth import clock
@@ -22,8 +22,20 @@ class Tenant(Base):
 
 
 class Project(Base):
+    """A project; a deleted one stays as a record (its revoked keys still point at it) and
+    frees its slug."""
+
     __tablename__ = "projects"
-    __table_args__ = (UniqueConstraint("tenant_id", "slug", name="uq_projects_tenant_id_slug"),)
+    __table_args__ = (
+        Index(
+            "uq_projects_tenant_id_slug",
+            "tenant_id",
+            "slug",
+            unique=True,
+            postgresql_where=text("deleted_at IS NULL"),
+            sqlite_where=text("deleted_at IS NULL"),
+        ),
+    )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=partial(new_id, "prj"))
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
@@ -32,3 +44,4 @@ class Project(Base):
     description: Mapped[str] = mapped_column(String(1000), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now, onupdate=clock.now)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)

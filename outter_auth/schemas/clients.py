@@ -5,11 +5,11 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from outter_auth.schemas.fields import StrictBoolean, Text
-from outter_auth.services.clients import GRANT_TYPES
+from outter_auth.services.grant_types import GRANT_TYPES
 
 SCOPE = Text(validate=validate.Length(1, 64))
 REDIRECT_URI = Text(validate=[validate.Length(1, 2000), validate.URL(schemes={"https", "http"}, require_tld=False)])
-ADMIN_GRANTS = [g for g in GRANT_TYPES if g != "password"]  # the password grant is for first-party clients
+ADMIN_GRANTS = [name for name, grant in GRANT_TYPES.items() if not grant.first_party_only]  # the CLI makes those
 
 
 class ClientSchema(Schema):

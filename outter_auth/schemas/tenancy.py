@@ -39,3 +39,12 @@ class ProjectUpdateSchema(Schema):
     name = Text(validate=validate.Length(1, 200))
     slug = Text(validate=SLUG)
     description = Text(multiline=True, validate=validate.Length(max=1000))
+
+
+class ProjectDeleteArgs(Schema):
+    revoke_keys = fields.Boolean(
+        load_default=False,
+        metadata={
+            "description": "Revoke the project's live API keys (otherwise a project with live keys is kept: 409)"
+        },
+    )

@@ -2,9 +2,14 @@
 
 Only a digest of a key is stored: HMAC-SHA256 under ``OUTTER_API_KEY_PEPPER`` (or
 SHA-256 without one), looked up through a unique index. Keys carry 190 bits of
-entropy, so a fast hash is right (SPEC §6). Each digest records which pepper made
-it (a fingerprint, ``pepper_id``): after a pepper rotation the old pepper stays in
-``OUTTER_API_KEY_OLD_PEPPERS`` and a key found under it is re-digested on use.
+entropy, so a fast hash is right (SPEC §6). Each row records which pepper made its
+digest as a ``pepper_id``: an HMAC of the pepper under ``OUTTER_SECRET_KEY``, so the
+database alone holds nothing to test pepper guesses against. After a pepper rotation
+the old pepper stays in ``OUTTER_API_KEY_OLD_PEPPERS``; a key found under it is
+re-digested off the request path (``services.key_usage``).
+
+Every change is audited and announced (``services.changes``) in the transaction that
+makes it, so caches everywhere drop the key once it commits.
 """
 
 from __future__ import annotations
@@ -12,21 +17,23 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, or_, select, update
 from sqlalchemy.orm import Session
 
 from outter_auth import clock
 from outter_auth.models import ApiKey, Project
-from outter_auth.scopes import MANAGEMENT_SCOPES, InvalidScopes, check_scopes
-from outter_auth.services import api_key_format, audit
+from outter_auth.scopes import InvalidScopes, check_scopes
+from outter_auth.services import api_key_format, audit, changes
+from outter_auth.services.ceilings import Caller, GrantCeiling, Shape, refuse_escalation
 from outter_auth.services.digests import secret_digest
-from outter_auth.services.exceptions import DomainError, InvalidInput, NotFound, PermissionDenied
+from outter_auth.services.exceptions import DomainError, InvalidInput, NotFound
 
 MAX_GRACE = timedelta(days=30)
+KIND = "API key"
 
 
 class ApiKeyRefused(DomainError):
@@ -37,241 +44,186 @@ class ApiKeyRefused(DomainError):
         self.code = code
 
 
-class EscalationRefused(PermissionDenied):
-    """The caller tried to make or change a key with more power than it has itself."""
-
-
 @dataclass(frozen=True)
 class Peppers:
+    """The current pepper, the retired ones still accepted, and the key that names them."""
+
     current: str
     old: tuple[str, ...] = ()
+    # OUTTER_SECRET_KEY: pepper ids are HMACs under it, never plain hashes of a pepper.
+    naming_key: str = field(default="", repr=False)
 
-    @staticmethod
-    def fingerprint(pepper: str) -> str:
+    def id_of(self, pepper: str) -> str:
         if not pepper:
             return "none"
-        return hashlib.sha256(b"outter-api-key-pepper:" + pepper.encode()).hexdigest()[:16]
+        mac = hmac.new(self.naming_key.encode(), b"api-key-pepper:" + pepper.encode(), hashlib.sha256)
+        return "pep_" + mac.hexdigest()[:12]
+
+    @property
+    def current_id(self) -> str:
+        return self.id_of(self.current)
 
     def all(self) -> list[str]:
         return [self.current, *self.old]
 
 
 @dataclass(frozen=True)
-class Limits:
-    """The power of the caller: a key it makes or changes must lie within it.
+class KeyDraft:
+    """What a new key should be."""
 
-    ``None`` means unbounded (an owner or admin holds the whole tenant)."""
-
-    scopes: frozenset[str] | None = None
-    environment: str | None = None
+    name: str
+    scopes: Iterable[str]
+    environment: str = "live"
     project_id: str | None = None
     expires_at: datetime | None = None
-    # Owners and admins hold every platform scope of their tenant, but their token may be
-    # narrowed: then only the management scopes in ``scopes`` bound what they can grant.
-    platform_scopes_free: bool = False
 
-    def refusal(
-        self, scopes: Iterable[str], environment: str, project_id: str | None, expires_at: datetime | None
-    ) -> str | None:
-        """Why a key of this shape would exceed the caller, or None if it does not."""
-        bounded = set(scopes) & set(MANAGEMENT_SCOPES) if self.platform_scopes_free else set(scopes)
-        if self.scopes is not None and not bounded <= self.scopes:
-            extra = " ".join(sorted(bounded - self.scopes))
-            return f"cannot grant scopes the caller does not hold: {extra}"
-        if self.environment is not None and environment != self.environment:
-            return f"the caller may only manage {self.environment} keys"
-        if self.project_id is not None and project_id != self.project_id:
-            return "the caller may only manage keys of its own project"
-        if self.expires_at is not None and (expires_at is None or expires_at > self.expires_at):
-            return "a key cannot outlive the key that manages it"
-        return None
+
+@dataclass(frozen=True)
+class Found:
+    """A stored key matched by a presented one, and whether its digest should be redone
+    under the current pepper (made under a retired one, or with an older pepper id)."""
+
+    key: ApiKey
+    stale_digest: bool
 
 
 def create_key(
     db: Session,
-    tenant_id: str,
+    caller: Caller,
+    draft: KeyDraft,
     *,
-    name: str,
-    scopes: Iterable[str],
-    environment: str,
-    created_by: str,
     peppers: Peppers,
-    project_id: str | None = None,
-    expires_at: datetime | None = None,
     catalogue: Iterable[str] = (),
-    limits: Limits = Limits(),
-    origin: audit.Origin | None = None,
     rotated_from: str | None = None,
 ) -> tuple[ApiKey, str]:
     """Make a key; returns it with the raw key, the only time the raw key exists."""
-    scopes = _scopes(scopes, catalogue)
-    if environment not in api_key_format.ENVIRONMENTS:
+    scopes = _scopes(draft.scopes, catalogue)
+    if draft.environment not in api_key_format.ENVIRONMENTS:
         raise InvalidInput("environment must be live or test", "environment")
-    if project_id is not None and _project(db, tenant_id, project_id) is None:
+    if draft.project_id is not None and _project(db, caller.tenant_id, draft.project_id) is None:
         raise InvalidInput("no such project in this tenant", "project_id")
-    if expires_at is not None and expires_at <= clock.now():
+    if draft.expires_at is not None and draft.expires_at <= clock.now():
         raise InvalidInput("expiry must be in the future", "expires_at")
-    _within_limits(
-        db, tenant_id, created_by, limits, scopes, environment, project_id, expires_at, origin, subject=rotated_from
-    )
-    raw = api_key_format.generate(environment)
+    shape = Shape(KIND, frozenset(scopes), draft.environment, draft.project_id, draft.expires_at)
+    _refuse_escalation(db, caller, shape, subject=rotated_from)
+    raw = api_key_format.generate(draft.environment)
     parsed = api_key_format.parse(raw)
     key = ApiKey(
-        tenant_id=tenant_id,
-        project_id=project_id,
-        name=name,
-        environment=environment,
+        tenant_id=caller.tenant_id,
+        project_id=draft.project_id,
+        name=draft.name,
+        environment=draft.environment,
         scopes=scopes,
         digest=secret_digest(raw, peppers.current),
-        pepper_id=Peppers.fingerprint(peppers.current),
+        pepper_id=peppers.current_id,
         prefix=parsed.display_prefix,
         last4=parsed.last4,
-        created_by=created_by,
-        expires_at=expires_at,
+        created_by=caller.actor,
+        expires_at=draft.expires_at,
         rotated_from=rotated_from,
     )
     db.add(key)
     db.flush()
-    event = "api_key.rotated" if rotated_from else "api_key.created"
-    audit.record(
-        db,
-        event,
-        tenant_id=tenant_id,
-        actor=created_by,
-        subject=key.id,
-        origin=origin,
-        commit=False,
-        details={
-            "scopes": scopes,
-            "environment": environment,
-            "project_id": project_id,
-            **({"rotated_from": rotated_from} if rotated_from else {}),
-        },
-    )
+    details = {"scopes": scopes, "environment": draft.environment, "project_id": draft.project_id}
+    if rotated_from:
+        details["rotated_from"] = rotated_from
+    _audit(db, caller, "api_key.rotated" if rotated_from else "api_key.created", key.id, details)
     db.commit()
     return key, raw
 
 
 def keys_query(
-    tenant_id: str, *, environment: str | None = None, project_id: str | None = None, include_revoked: bool = False
+    caller: Caller, *, environment: str | None = None, project_id: str | None = None, include_revoked: bool = False
 ) -> Select[Any]:
-    query = select(ApiKey).where(ApiKey.tenant_id == tenant_id)
-    if environment is not None:
-        query = query.where(ApiKey.environment == environment)
-    if project_id is not None:
-        query = query.where(ApiKey.project_id == project_id)
+    """The caller's tenant's keys, as far as the caller can see (a bound key sees its own
+    environment and project only)."""
+    query = select(ApiKey).where(ApiKey.tenant_id == caller.tenant_id)
+    for column, wanted in (
+        (ApiKey.environment, environment),
+        (ApiKey.environment, caller.ceiling.environment),
+        (ApiKey.project_id, project_id),
+        (ApiKey.project_id, caller.ceiling.project_id),
+    ):
+        if wanted is not None:
+            query = query.where(column == wanted)
     if not include_revoked:
         query = query.where(or_(ApiKey.revoked_at.is_(None), ApiKey.revoked_at > clock.now()))
     return query.order_by(ApiKey.created_at, ApiKey.id)
 
 
-def get_key(db: Session, tenant_id: str, key_id: str) -> ApiKey:
-    key = db.scalars(select(ApiKey).where(ApiKey.id == key_id, ApiKey.tenant_id == tenant_id)).first()
-    if key is None:
+def get_key(db: Session, caller: Caller, key_id: str) -> ApiKey:
+    key = db.scalars(select(ApiKey).where(ApiKey.id == key_id, ApiKey.tenant_id == caller.tenant_id)).first()
+    if key is None or not caller.ceiling.sees(key.environment, key.project_id):
         raise NotFound("API key not found")
     return key
 
 
 def update_key(
-    db: Session,
-    tenant_id: str,
-    key_id: str,
-    *,
-    actor: str,
-    changes: dict[str, Any],
-    catalogue: Iterable[str] = (),
-    limits: Limits = Limits(),
-    origin: audit.Origin | None = None,
+    db: Session, caller: Caller, key_id: str, changes_wanted: dict[str, Any], *, catalogue: Iterable[str] = ()
 ) -> ApiKey:
-    key = _writable(db, tenant_id, key_id, actor, limits, origin)
-    if "scopes" in changes:
-        changes["scopes"] = _scopes(changes["scopes"], catalogue)
-    if changes.get("expires_at") is not None and changes["expires_at"] <= clock.now():
+    key = _writable(db, caller, key_id)
+    if "scopes" in changes_wanted:
+        changes_wanted["scopes"] = _scopes(changes_wanted["scopes"], catalogue)
+    if changes_wanted.get("expires_at") is not None and changes_wanted["expires_at"] <= clock.now():
         raise InvalidInput("expiry must be in the future", "expires_at")
-    after = {"scopes": key.scopes, "expires_at": key.expires_at, **changes}
-    _within_limits(
-        db,
-        tenant_id,
-        actor,
-        limits,
-        after["scopes"],
-        key.environment,
-        key.project_id,
-        after["expires_at"],
-        origin,
-        subject=key.id,
-    )
-    for name, value in changes.items():
+    after = {"scopes": key.scopes, "expires_at": key.expires_at, **changes_wanted}
+    shape = Shape(KIND, frozenset(after["scopes"]), key.environment, key.project_id, after["expires_at"])
+    _refuse_escalation(db, caller, shape, subject=key.id)
+    for name, value in changes_wanted.items():
         setattr(key, name, value)
-    audit.record(
-        db,
-        "api_key.updated",
-        tenant_id=tenant_id,
-        actor=actor,
-        subject=key.id,
-        origin=origin,
-        commit=False,
-        details={"changed": sorted(changes), **({"scopes": key.scopes} if "scopes" in changes else {})},
-    )
+    details: dict[str, Any] = {"changed": sorted(changes_wanted)}
+    if "scopes" in changes_wanted:
+        details["scopes"] = key.scopes
+    _audit(db, caller, "api_key.updated", key.id, details)
+    changes.announce(db, "api_key", key.id)
     db.commit()
     return key
 
 
-def revoke_key(
-    db: Session,
-    tenant_id: str,
-    key_id: str,
-    *,
-    actor: str,
-    limits: Limits = Limits(),
-    origin: audit.Origin | None = None,
-) -> ApiKey:
-    """Revoke now; the record stays. Revoking a revoked key changes nothing."""
-    key = _writable(db, tenant_id, key_id, actor, limits, origin)
+def revoke_key(db: Session, caller: Caller, key_id: str, *, event: str = "api_key.revoked") -> ApiKey:
+    """Revoke now; the record stays. Revoking a revoked key changes nothing. The keys it
+    replaced by rotation stop too, grace or not: a leaked key's lineage dies with it."""
+    key = _writable(db, caller, key_id)
     now = clock.now()
     if key.revoked_at is None or key.revoked_at > now:
         key.revoked_at = now
-        audit.record(
-            db, "api_key.revoked", tenant_id=tenant_id, actor=actor, subject=key.id, origin=origin, commit=False
-        )
+        _audit(db, caller, event, key.id, {})
+        changes.announce(db, "api_key", key.id)
+    _end_predecessors(db, key, now)
     db.commit()
     return key
 
 
-def rotate_key(
-    db: Session,
-    tenant_id: str,
-    key_id: str,
-    *,
-    grace_seconds: int,
-    actor: str,
-    peppers: Peppers,
-    limits: Limits = Limits(),
-    origin: audit.Origin | None = None,
-) -> tuple[ApiKey, str]:
+def revoke_project_keys(db: Session, caller: Caller, project_id: str) -> list[str]:
+    """Revoke every live key of a project (its deletion); returns their ids. Does not commit."""
+    now = clock.now()
+    live = db.scalars(
+        select(ApiKey).where(
+            ApiKey.tenant_id == caller.tenant_id,
+            ApiKey.project_id == project_id,
+            or_(ApiKey.revoked_at.is_(None), ApiKey.revoked_at > now),
+        )
+    ).all()
+    for key in live:
+        key.revoked_at = now
+        _audit(db, caller, "api_key.revoked", key.id, {"project_deleted": project_id})
+        changes.announce(db, "api_key", key.id)
+    return [key.id for key in live]
+
+
+def rotate_key(db: Session, caller: Caller, key_id: str, *, grace_seconds: int, peppers: Peppers) -> tuple[ApiKey, str]:
     """A new key with the same grants; the old one works until ``now + grace``."""
     if not 0 <= grace_seconds <= MAX_GRACE.total_seconds():
         raise InvalidInput("grace_period_seconds must be between 0 and 2592000 (30 days)", "grace_period_seconds")
-    old = _writable(db, tenant_id, key_id, actor, limits, origin)
+    old = _writable(db, caller, key_id)
     now = clock.now()
     if old.status(now) != "active":
         raise InvalidInput(f"cannot rotate a {old.status(now)} key")
     ends = now + timedelta(seconds=grace_seconds)
     old.revoked_at = min(old.revoked_at, ends) if old.revoked_at else ends
-    return create_key(
-        db,
-        tenant_id,
-        name=old.name,
-        scopes=old.scopes,
-        environment=old.environment,
-        created_by=actor,
-        peppers=peppers,
-        project_id=old.project_id,
-        expires_at=old.expires_at,
-        limits=limits,
-        origin=origin,
-        rotated_from=old.id,
-    )
+    changes.announce(db, "api_key", old.id)
+    draft = KeyDraft(old.name, old.scopes, old.environment, old.project_id, old.expires_at)
+    return create_key(db, caller, draft, peppers=peppers, rotated_from=old.id)
 
 
 def verify(db: Session, raw: object, peppers: Peppers, now: datetime | None = None) -> ApiKey:
@@ -280,81 +232,89 @@ def verify(db: Session, raw: object, peppers: Peppers, now: datetime | None = No
         parsed = api_key_format.parse(raw)
     except api_key_format.MalformedApiKey:
         raise ApiKeyRefused("malformed") from None
-    key = find_by_raw(db, parsed.raw, peppers)
-    if key is None:
+    found = find_by_raw(db, parsed.raw, peppers)
+    if found is None:
         raise ApiKeyRefused("unknown")
-    status = key.status(now or clock.now())
+    status = found.key.status(now or clock.now())
     if status != "active":
         raise ApiKeyRefused(status)
-    return key
+    return found.key
 
 
-def find_by_raw(db: Session, raw: str, peppers: Peppers) -> ApiKey | None:
+def find_by_raw(db: Session, raw: str, peppers: Peppers) -> Found | None:
+    """The stored key for ``raw`` under any accepted pepper; reads only (the gateway's miss
+    path must not write: a stale digest is redone by ``redigest`` off the request path)."""
     for pepper in peppers.all():
         digest = secret_digest(raw, pepper)
         key = db.scalars(select(ApiKey).where(ApiKey.digest == digest)).first()
         if key is not None and hmac.compare_digest(key.digest, digest):
-            if pepper != peppers.current:  # pepper rotation: move it to the current pepper
-                key.digest = secret_digest(raw, peppers.current)
-                key.pepper_id = Peppers.fingerprint(peppers.current)
-                db.commit()
-            return key
+            return Found(key, pepper != peppers.current or key.pepper_id != peppers.current_id)
     return None
 
 
-def _writable(
-    db: Session, tenant_id: str, key_id: str, actor: str, limits: Limits, origin: audit.Origin | None
-) -> ApiKey:
-    """The key, if the caller may change it: a key beyond the caller's power is off limits."""
-    key = get_key(db, tenant_id, key_id)
-    _within_limits(
-        db,
-        tenant_id,
-        actor,
-        limits,
-        key.scopes,
-        key.environment,
-        key.project_id,
-        None,
-        origin,
-        check_expiry=False,
-        subject=key.id,
-    )
+def redigest(db: Session, pending: dict[str, tuple[bytes, str]]) -> None:
+    """Store new ``(digest, pepper_id)`` for keys found under a retired pepper. Commits."""
+    for key_id, (digest, pepper_id) in pending.items():
+        db.execute(
+            update(ApiKey)
+            .where(ApiKey.id == key_id)
+            .values(digest=digest, pepper_id=pepper_id)
+            .execution_options(synchronize_session=False)
+        )
+    db.commit()
+
+
+def _writable(db: Session, caller: Caller, key_id: str) -> ApiKey:
+    """The key, if the caller may change it: a key beyond the caller's power is off limits
+    (its expiry aside: a caller may revoke a key that would outlive it)."""
+    key = get_key(db, caller, key_id)
+    shape = Shape(KIND, frozenset(key.scopes), key.environment, key.project_id, None)
+    ceiling = caller.ceiling
+    _refuse_escalation(db, Caller(caller.tenant_id, caller.actor, _timeless(ceiling), caller.origin), shape, key.id)
     return key
 
 
-def _within_limits(
-    db: Session,
-    tenant_id: str,
-    actor: str,
-    limits: Limits,
-    scopes: Iterable[str],
-    environment: str,
-    project_id: str | None,
-    expires_at: datetime | None,
-    origin: audit.Origin | None,
-    check_expiry: bool = True,
-    subject: str | None = None,
-) -> None:
-    bounded = limits if check_expiry else replace(limits, expires_at=None)
-    reason = bounded.refusal(scopes, environment, project_id, expires_at)
-    if reason is None:
-        return
-    db.rollback()
+def _timeless(ceiling: GrantCeiling) -> GrantCeiling:
+    return GrantCeiling(ceiling.scopes, ceiling.environment, ceiling.project_id, None, ceiling.platform_scopes_free)
+
+
+def _end_predecessors(db: Session, key: ApiKey, now: datetime) -> None:
+    """Walk ``rotated_from`` back and end every grace still running (SPEC §4)."""
+    seen = {key.id}
+    previous_id = key.rotated_from
+    while previous_id is not None and previous_id not in seen:
+        seen.add(previous_id)
+        previous = db.get(ApiKey, previous_id)
+        if previous is None or previous.tenant_id != key.tenant_id:
+            return
+        if previous.revoked_at is None or previous.revoked_at > now:
+            previous.revoked_at = now
+            changes.announce(db, "api_key", previous.id)
+        previous_id = previous.rotated_from
+
+
+def _refuse_escalation(db: Session, caller: Caller, shape: Shape, subject: str | None) -> None:
+    refuse_escalation(db, caller, shape, event="api_key.escalation_refused", subject=subject)
+
+
+def _audit(db: Session, caller: Caller, event: str, key_id: str, details: dict[str, Any]) -> None:
+    """Record ``event`` in the transaction of the change."""
     audit.record(
         db,
-        "api_key.escalation_refused",
-        tenant_id=tenant_id,
-        actor=actor,
-        subject=subject,
-        origin=origin,
-        details={"reason": reason, "scopes": sorted(scopes), "environment": environment, "project_id": project_id},
+        event,
+        tenant_id=caller.tenant_id,
+        actor=caller.actor,
+        subject=key_id,
+        origin=caller.origin,
+        details=details,
+        commit=False,
     )
-    raise EscalationRefused(reason)
 
 
 def _project(db: Session, tenant_id: str, project_id: str) -> Project | None:
-    return db.scalars(select(Project).where(Project.id == project_id, Project.tenant_id == tenant_id)).first()
+    return db.scalars(
+        select(Project).where(Project.id == project_id, Project.tenant_id == tenant_id, Project.deleted_at.is_(None))
+    ).first()
 
 
 def _scopes(scopes: Iterable[str], catalogue: Iterable[str]) -> list[str]:

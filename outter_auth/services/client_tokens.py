@@ -28,36 +28,42 @@ class ClientTokenReuse:
         # client_id -> (kid, *scopes) -> (token, claims, issued at)
         self._tokens: dict[str, dict[tuple[str, ...], tuple[str, dict[str, Any], int]]] = {}
 
-    def get_or_issue(self, client_id: str, scopes: tuple[str, ...], kid: str, issue: Issue) -> dict[str, Any]:
-        """A reusable token of ``client_id`` for ``scopes`` signed by ``kid``, or a new one."""
+    def get_or_issue(
+        self, client_id: str, scopes: tuple[str, ...], kid: str, issue: Issue
+    ) -> tuple[str, dict[str, Any], int]:
+        """A reusable token of ``client_id`` for ``scopes`` signed by ``kid``, or a new one:
+        the token, its claims and the seconds it has left."""
         key = (kid, *sorted(scopes))
         now = clock.timestamp()
         if self._reuse > 0:
             with self._lock:
                 found = self._tokens.get(client_id, {}).get(key)
             if found is not None and 0 <= now - found[2] < self._reuse:
-                return _body(found[0], found[1], now)
+                return found[0], found[1], _expires_in(found[1], now)
         token, claims = issue()
         if self._reuse > 0:
             with self._lock:
                 self._tokens.setdefault(client_id, {})[key] = (token, claims, now)
-        return _body(token, claims, now)
+        return token, claims, _expires_in(claims, now)
 
     def forget(self, client_id: str) -> None:
         with self._lock:
             self._tokens.pop(client_id, None)
+
+    def forget_token(self, jti: str) -> None:
+        """A token was revoked: never hand it out again."""
+        with self._lock:
+            for tokens in self._tokens.values():
+                for key, (_, claims, _) in list(tokens.items()):
+                    if claims.get("jti") == jti:
+                        del tokens[key]
 
     def clear(self) -> None:
         with self._lock:
             self._tokens.clear()
 
 
-def _body(token: str, claims: dict[str, Any], now: int) -> dict[str, Any]:
+def _expires_in(claims: dict[str, Any], now: int) -> int:
     # Counted from the token's own iat for a fresh token (a second ticking over while it was
     # signed must not shave one off), from now for a token handed out again.
-    return {
-        "access_token": token,
-        "token_type": "Bearer",
-        "expires_in": max(0, int(claims["exp"]) - max(now, int(claims["iat"]))),
-        "scope": claims["scope"],
-    }
+    return max(0, int(claims["exp"]) - max(now, int(claims["iat"])))

@@ -2,29 +2,35 @@
 
 The first-party client (``OUTTER_FIRST_PARTY_CLIENT_ID``, default ``outter-app``) is
 built in rather than stored: it exists in every deployment by construction.
+
+A caller can only register or change a client whose scopes lie within its own, and a
+credential bound to an environment, a project or a lifetime cannot manage clients at
+all (a client has none of those bounds: ``services.ceilings``). Every change is
+audited and announced in its own transaction, so token endpoints everywhere drop the
+cached client once it commits.
 """
 
 from __future__ import annotations
 
 import secrets
-import threading
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from cachetools import TTLCache
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from outter_auth.models import OAuthClient
 from outter_auth.scopes import MANAGEMENT_SCOPES, InvalidScopes, check_scopes
+from outter_auth.services import audit, changes
+from outter_auth.services.ceilings import Caller, Shape, refuse_escalation
 from outter_auth.services.digests import secret_digest, secret_matches
 from outter_auth.services.exceptions import InvalidInput, NotFound
+from outter_auth.services.grant_types import check_grant_types
 
-GRANT_TYPES = ("password", "refresh_token", "client_credentials")
 SECRET_PREFIX = "ocs_"  # lets secret scanners recognise a leaked client secret
 SECRET_BYTES = 32  # 256 bits
+KIND = "OAuth client"
 
 
 @dataclass(frozen=True)
@@ -59,6 +65,18 @@ class ClientInfo:
         )
 
 
+@dataclass(frozen=True)
+class ClientDraft:
+    """What a new client should be."""
+
+    name: str
+    grant_types: Iterable[str]
+    scopes: Iterable[str]
+    public: bool = False
+    first_party: bool = False  # only the operator (CLI) makes these
+    redirect_uris: Iterable[str] = ()
+
+
 def builtin_client(client_id: str, catalogue: Iterable[str]) -> ClientInfo:
     """The first-party public client that ``/api/auth/login`` acts for."""
     return ClientInfo(
@@ -82,99 +100,45 @@ def find_client(db: Session, client_id: str, first_party_id: str, catalogue: Ite
     return ClientInfo.of(client) if client else None
 
 
-class ClientCache:
-    """Client lookups for the token endpoint, cached per process for ``ttl`` seconds.
-
-    Every token request authenticates its client; without this, that is one
-    database round trip per token. Changes drop the entry at once here and, via
-    the invalidation channel, in every other process.
-    """
-
-    def __init__(self, ttl: float, load: Callable[[str], ClientInfo | None]) -> None:
-        self._load = load
-        self._enabled = ttl > 0
-        self._cache: TTLCache[str, ClientInfo | None] = TTLCache(10_000, ttl or 1, timer=time.monotonic)
-        self._lock = threading.Lock()
-
-    def get(self, client_id: str) -> ClientInfo | None:
-        if self._enabled:
-            with self._lock:
-                if client_id in self._cache:
-                    cached: ClientInfo | None = self._cache[client_id]
-                    return cached
-        info = self._load(client_id)
-        if self._enabled:
-            with self._lock:
-                self._cache[client_id] = info
-        return info
-
-    def forget(self, client_id: str) -> None:
-        with self._lock:
-            self._cache.pop(client_id, None)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._cache.clear()
-
-
 def new_secret() -> str:
     return SECRET_PREFIX + secrets.token_urlsafe(SECRET_BYTES)
 
 
-def check_grant_types(grant_types: Iterable[str], *, public: bool, first_party: bool) -> list[str]:
-    result = list(dict.fromkeys(grant_types))
-    if not result:
-        raise InvalidInput("give at least one grant type", "grant_types")
-    for grant in result:
-        if grant not in GRANT_TYPES:
-            raise InvalidInput(f"unsupported grant type {grant[:40]!r}; use {', '.join(GRANT_TYPES)}", "grant_types")
-    if "password" in result and not first_party:
-        # RFC 9700 §2.4: the password grant only for clients we fully trust.
-        raise InvalidInput("the password grant is for first-party clients only", "grant_types")
-    if "client_credentials" in result and public:
-        raise InvalidInput("a public client has no secret, so it cannot use client_credentials", "grant_types")
-    return result
-
-
 def create_client(
-    db: Session,
-    tenant_id: str,
-    name: str,
-    grant_types: Iterable[str],
-    scopes: Iterable[str],
-    *,
-    pepper: str,
-    catalogue: Iterable[str] = (),
-    public: bool = False,
-    first_party: bool = False,
-    redirect_uris: Iterable[str] = (),
+    db: Session, caller: Caller, draft: ClientDraft, *, pepper: str, catalogue: Iterable[str] = ()
 ) -> tuple[OAuthClient, str | None]:
     """Register a client; returns it and its secret, the only time the secret exists in clear."""
-    grants = check_grant_types(grant_types, public=public, first_party=first_party)
-    secret = None if public else new_secret()
+    grants = check_grant_types(draft.grant_types, public=draft.public, first_party=draft.first_party)
+    scopes = _scopes(draft.scopes, catalogue)
+    refuse_escalation(db, caller, Shape(KIND, frozenset(scopes)), event="client.escalation_refused", subject=None)
+    secret = None if draft.public else new_secret()
     client = OAuthClient(
-        tenant_id=tenant_id,
-        name=name,
+        tenant_id=caller.tenant_id,
+        name=draft.name,
         grant_types=grants,
-        scopes=_scopes(scopes, catalogue),
-        redirect_uris=list(redirect_uris),
-        is_first_party=first_party,
+        scopes=scopes,
+        redirect_uris=list(draft.redirect_uris),
+        is_first_party=draft.first_party,
         secret_digest=secret_digest(secret, pepper) if secret else None,
     )
     db.add(client)
+    db.flush()
+    _changed(db, caller, "client.created", client, {"grant_types": grants, "scopes": scopes})
     db.commit()
     return client, secret
 
 
-def clients_query(tenant_id: str) -> Select[Any]:
+def clients_query(caller: Caller) -> Select[Any]:
     return (
-        select(OAuthClient).where(OAuthClient.tenant_id == tenant_id).order_by(OAuthClient.created_at, OAuthClient.id)
+        select(OAuthClient)
+        .where(OAuthClient.tenant_id == caller.tenant_id)
+        .order_by(OAuthClient.created_at, OAuthClient.id)
     )
 
 
-def get_client(db: Session, tenant_id: str, client_id: str) -> OAuthClient:
+def get_client(db: Session, caller: Caller, client_id: str) -> OAuthClient:
     client = db.scalars(
-        select(OAuthClient).where(OAuthClient.id == client_id, OAuthClient.tenant_id == tenant_id)
+        select(OAuthClient).where(OAuthClient.id == client_id, OAuthClient.tenant_id == caller.tenant_id)
     ).first()
     if client is None:
         raise NotFound("client not found")
@@ -182,37 +146,64 @@ def get_client(db: Session, tenant_id: str, client_id: str) -> OAuthClient:
 
 
 def update_client(
-    db: Session, tenant_id: str, client_id: str, catalogue: Iterable[str] = (), **changes: Any
+    db: Session, caller: Caller, client_id: str, wanted: dict[str, Any], *, catalogue: Iterable[str] = ()
 ) -> OAuthClient:
-    client = get_client(db, tenant_id, client_id)
-    if "grant_types" in changes:
-        changes["grant_types"] = check_grant_types(
-            changes["grant_types"], public=client.is_public, first_party=client.is_first_party
+    client = _writable(db, caller, client_id)
+    if "grant_types" in wanted:
+        wanted["grant_types"] = check_grant_types(
+            wanted["grant_types"], public=client.is_public, first_party=client.is_first_party
         )
-    if "scopes" in changes:
-        changes["scopes"] = _scopes(changes["scopes"], catalogue)
-    for name, value in changes.items():
+    if "scopes" in wanted:
+        wanted["scopes"] = _scopes(wanted["scopes"], catalogue)
+        shape = Shape(KIND, frozenset(wanted["scopes"]))
+        refuse_escalation(db, caller, shape, event="client.escalation_refused", subject=client_id)
+    for name, value in wanted.items():
         setattr(client, name, value)
+    _changed(db, caller, "client.updated", client, {"changed": sorted(wanted)})
     db.commit()
     return client
 
 
-def rotate_secret(db: Session, tenant_id: str, client_id: str, pepper: str) -> tuple[OAuthClient, str]:
+def rotate_secret(db: Session, caller: Caller, client_id: str, *, pepper: str) -> tuple[OAuthClient, str]:
     """A new secret at once; the old one stops working (clients are few and redeployable)."""
-    client = get_client(db, tenant_id, client_id)
+    client = _writable(db, caller, client_id)
     if client.is_public:
         raise InvalidInput("a public client has no secret to rotate")
     secret = new_secret()
     client.secret_digest = secret_digest(secret, pepper)
+    _changed(db, caller, "client.updated", client, {"secret_rotated": True})
     db.commit()
     return client, secret
 
 
-def delete_client(db: Session, tenant_id: str, client_id: str) -> OAuthClient:
-    client = get_client(db, tenant_id, client_id)
+def delete_client(db: Session, caller: Caller, client_id: str) -> None:
+    """Delete a client: its tokens are refused from then on, its sessions cannot be refreshed."""
+    client = _writable(db, caller, client_id)
+    _changed(db, caller, "client.updated", client, {"deleted": True})
     db.delete(client)
     db.commit()
+
+
+def _writable(db: Session, caller: Caller, client_id: str) -> OAuthClient:
+    """The client, if the caller may change it: a client beyond the caller's power is off limits."""
+    client = get_client(db, caller, client_id)
+    shape = Shape(KIND, frozenset(client.scopes))
+    refuse_escalation(db, caller, shape, event="client.escalation_refused", subject=client.id)
     return client
+
+
+def _changed(db: Session, caller: Caller, event: str, client: OAuthClient, details: dict[str, Any]) -> None:
+    changes.announce(db, "client", client.id)
+    audit.record(
+        db,
+        event,
+        tenant_id=caller.tenant_id,
+        actor=caller.actor,
+        subject=client.id,
+        origin=caller.origin,
+        details=details,
+        commit=False,
+    )
 
 
 def _scopes(scopes: Iterable[str], catalogue: Iterable[str]) -> list[str]:

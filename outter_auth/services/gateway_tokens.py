@@ -1,9 +1,10 @@
-"""Bearer JWTs at the gateway check: verified like any gateway would, offline.
+"""Signature checks of Bearer JWTs, remembered: a client re-sending its token skips the RSA work.
 
-A verified token's claims are cached by the token's SHA-256 until it expires, so
-a client re-sending its token skips the RSA work; the cache is bounded, and a
-cached token is still refused once its ``exp`` has passed. Like the offline
-gateways (Kong, Apache), this does not consult the revocation list.
+Verified claims are kept by the token's SHA-256 until the token expires (at most
+``CACHE_SECONDS``), bounded in number, and only for the key ring they were verified
+against: a reloaded ring (a key rotated, retired or revoked) checks every token again.
+A cached token is still refused once its ``exp`` has passed. What the token's holder
+may still do (revocation, session, membership, client) is ``services.token_state``'s.
 """
 
 from __future__ import annotations
@@ -14,30 +15,36 @@ import time
 from typing import Any
 
 from cachetools import TTLCache
-from flask import current_app
 
 from outter_auth import clock
 from outter_auth.services import tokens
+from outter_auth.services.signing_keys import KeyRing
 
 MAX_ENTRIES = 50_000
 CACHE_SECONDS = 60
 
-_lock = threading.Lock()
-_cache: TTLCache[bytes, dict[str, Any]] = TTLCache(MAX_ENTRIES, CACHE_SECONDS, timer=time.monotonic)
 
+class VerifiedTokens:
+    def __init__(self, settings: tokens.TokenSettings) -> None:
+        self._settings = settings
+        self._lock = threading.Lock()
+        self._cache: TTLCache[bytes, tuple[KeyRing, dict[str, Any]]] = TTLCache(
+            MAX_ENTRIES, CACHE_SECONDS, timer=time.monotonic
+        )
 
-def verify_bearer(token: str) -> dict[str, Any]:
-    if len(token) > tokens.MAX_TOKEN_LENGTH:
-        raise tokens.InvalidToken("malformed token")
-    state = current_app.extensions["outter_auth"]
-    fingerprint = hashlib.sha256(f"{id(state)}:{token}".encode()).digest()
-    with _lock:
-        claims: dict[str, Any] | None = _cache.get(fingerprint)
-    if claims is not None:
-        if claims["exp"] + state.token_settings.leeway > clock.timestamp():
-            return claims
-        raise tokens.InvalidToken("token expired")
-    claims = tokens.verify_access_token(token, state.keystore.ring(), state.token_settings)
-    with _lock:
-        _cache[fingerprint] = claims
-    return claims
+    def verify(self, token: str, ring: KeyRing) -> dict[str, Any]:
+        """The claims of a valid access token, or :class:`tokens.InvalidToken`."""
+        if len(token) > tokens.MAX_TOKEN_LENGTH:
+            raise tokens.InvalidToken("malformed token")
+        fingerprint = hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
+        with self._lock:
+            cached = self._cache.get(fingerprint)
+        if cached is not None and cached[0] is ring:
+            claims = cached[1]
+            if claims["exp"] + self._settings.leeway > clock.timestamp():
+                return claims
+            raise tokens.InvalidToken("token expired")
+        claims = tokens.verify_access_token(token, ring, self._settings)
+        with self._lock:
+            self._cache[fingerprint] = (ring, claims)
+        return claims

@@ -1,7 +1,7 @@
 """Cross-process cache invalidation over Redis pub/sub (``OUTTER_REDIS_URL``).
 
 Every process subscribes from a daemon thread (started lazily, again after a
-fork) and drops the named API key or OAuth client from its caches. While the subscription is
+fork) and drops what a message names (a tag of ``services.changes``) from its caches. While the subscription is
 down a process cannot hear invalidations, so it clears its whole cache when it
 (re)connects; in between, the cache TTL bounds how stale a result can be.
 """
@@ -17,13 +17,11 @@ import redis
 
 log = logging.getLogger(__name__)
 
-CHANNEL = "outter-auth:changed"  # messages are "<kind>:<id>", e.g. "api_key:key_…", "client:cli_…"
+CHANNEL = "outter-auth:changed"  # messages are tags, "<kind>:<id>": "api_key:key_…", "client:cli_…"
 
 
 class InvalidationBus:
-    def __init__(
-        self, redis_url: str, on_changed: Callable[[str, str], None], on_reconnect: Callable[[], None]
-    ) -> None:
+    def __init__(self, redis_url: str, on_changed: Callable[[str], None], on_reconnect: Callable[[], None]) -> None:
         self._url = redis_url
         self._on_changed = on_changed
         self._on_reconnect = on_reconnect
@@ -47,21 +45,21 @@ class InvalidationBus:
             self._pid = os.getpid()
             self._client = redis.Redis.from_url(self._url, socket_connect_timeout=1, socket_timeout=2)
             self.subscribed.clear()
-            threading.Thread(target=self._listen, name="api-key-invalidation", daemon=True).start()
+            threading.Thread(target=self._listen, name="cache-invalidation", daemon=True).start()
         # Serve the first request only once subscribed (or after a second without Redis), so
         # what it caches cannot predate an invalidation this process could not hear.
         self.subscribed.wait(timeout=1.0)
 
-    def publish(self, kind: str, object_id: str) -> None:
+    def publish(self, tag: str) -> None:
         """Tell every process that an object changed; best effort (the TTL is the fallback)."""
         if not self.enabled:
             return
         self.start()
         try:
             assert self._client is not None
-            self._client.publish(CHANNEL, f"{kind}:{object_id}")
+            self._client.publish(CHANNEL, tag)
         except redis.RedisError as error:
-            log.warning("could not publish an API key invalidation: %s", type(error).__name__)
+            log.warning("could not publish an invalidation: %s", type(error).__name__)
 
     def stop(self) -> None:
         """End the subscription thread once its current wait ends (tests, shutdown)."""
@@ -82,10 +80,9 @@ class InvalidationBus:
                         break
                     data = message.get("data")
                     if isinstance(data, bytes):
-                        kind, _, object_id = data.decode("utf-8", "replace").partition(":")
-                        self._on_changed(kind, object_id)
+                        self._on_changed(data.decode("utf-8", "replace"))
             except redis.RedisError as error:
                 self.subscribed.clear()
-                log.warning("API key invalidation channel down (%s); retrying", type(error).__name__)
+                log.warning("invalidation channel down (%s); retrying", type(error).__name__)
                 self._stopped.wait(backoff)
                 backoff = min(backoff * 2, 5.0)

@@ -5,30 +5,28 @@ A presented key is checked in this order, cheapest first:
 1. shape and checksum (``api_key_format.parse``): no I/O at all;
 2. an in-process cache of results keyed by the key's digest (never by the key),
    positive *and* negative, so a flood of one unknown key costs one database
-   query per process per TTL;
+   query per process per TTL (``services.cache.GuardedCache``);
 3. the database (one indexed lookup).
 
 A cached key is a frozen snapshot whose status is recomputed on every read, so an
 expiry or the end of a rotation grace is exact. Revocation, rotation and updates
-drop the entry here and, through ``InvalidationBus`` (Redis pub/sub), in every
+drop the entry here and, through the invalidation channel (Redis pub/sub), in every
 other process within about a second; without Redis the TTL bounds staleness.
 """
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-
-from cachetools import TTLCache
 
 from outter_auth import clock
 from outter_auth.models import ApiKey
 from outter_auth.models.api_keys import key_status
 from outter_auth.services import api_key_format
 from outter_auth.services.api_keys import ApiKeyRefused, Peppers
+from outter_auth.services.cache import GuardedCache
+from outter_auth.services.changes import tag
 from outter_auth.services.digests import secret_digest
 
 MAX_ENTRIES = 200_000
@@ -59,20 +57,33 @@ class KeySnapshot:
     def status(self, now: datetime) -> str:
         return key_status(self.revoked_at, self.expires_at, now)
 
+    @property
+    def ends_at(self) -> datetime | None:
+        """When the key stops working: its expiry, or the end of a rotation grace if sooner."""
+        ends = [moment for moment in (self.expires_at, self.revoked_at) if moment is not None]
+        return min(ends) if ends else None
 
-_UNKNOWN = object()  # the negative-cache marker
+
+def _tags(digest: bytes, snapshot: KeySnapshot | None) -> tuple[str, ...]:
+    return (tag("api_key", snapshot.id),) if snapshot is not None else ()
 
 
 class KeyVerifier:
-    def __init__(self, peppers: Peppers, ttl: float, load: Callable[[str], KeySnapshot | None]) -> None:
+    def __init__(
+        self,
+        peppers: Peppers,
+        ttl: float,
+        load: Callable[[str], KeySnapshot | None],
+        *,
+        stale_ttl: float = 0.0,
+        stale_on: tuple[type[BaseException], ...] = (),
+    ) -> None:
         """``load(raw_key)`` fetches the key from the database (None if unknown)."""
         self._peppers = peppers
         self._load = load
-        self._enabled = ttl > 0
-        self._cache: TTLCache[bytes, object] = TTLCache(MAX_ENTRIES, ttl or 1, timer=time.monotonic)
-        self._digests_by_id: dict[str, bytes] = {}
-        self._lock = threading.Lock()
-        self._generation = 0  # bumped by every invalidation, so a racing read is not cached
+        self.cache: GuardedCache[bytes, KeySnapshot | None] = GuardedCache(
+            ttl, MAX_ENTRIES, _tags, stale_ttl=stale_ttl, stale_on=stale_on
+        )
 
     def verify(self, raw: object) -> KeySnapshot:
         """The snapshot of an active key, or :class:`ApiKeyRefused` with SPEC §7's code."""
@@ -81,43 +92,10 @@ class KeyVerifier:
         except api_key_format.MalformedApiKey:
             raise ApiKeyRefused("malformed") from None
         digest = secret_digest(parsed.raw, self._peppers.current)
-        with self._lock:
-            found = self._cache.get(digest) if self._enabled else None
+        found = self.cache.get(digest, lambda: self._load(parsed.raw))
         if found is None:
-            found = self._fetch(parsed.raw, digest)
-        if found is _UNKNOWN:
             raise ApiKeyRefused("unknown")
-        assert isinstance(found, KeySnapshot)
         status = found.status(clock.now())
         if status != "active":
             raise ApiKeyRefused(status)
         return found
-
-    def _fetch(self, raw: str, digest: bytes) -> object:
-        with self._lock:
-            generation = self._generation
-        snapshot = self._load(raw)
-        found: object = snapshot if snapshot is not None else _UNKNOWN
-        if self._enabled:
-            with self._lock:
-                if generation != self._generation:
-                    # An invalidation arrived while we read: what we read may predate it.
-                    return found
-                self._cache[digest] = found
-                if snapshot is not None:
-                    self._digests_by_id[snapshot.id] = digest
-        return found
-
-    def forget(self, key_id: str) -> None:
-        """Drop a key's cached result (it was revoked, rotated or changed)."""
-        with self._lock:
-            self._generation += 1
-            digest = self._digests_by_id.pop(key_id, None)
-            if digest is not None:
-                self._cache.pop(digest, None)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._generation += 1
-            self._cache.clear()
-            self._digests_by_id.clear()

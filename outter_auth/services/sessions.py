@@ -1,4 +1,4 @@
-"""Password login, sessions and refresh-token rotation with reuse detection (SPEC §5)."""
+"""Sessions and refresh-token rotation with reuse detection (SPEC §5); sign-in is ``services.login``."""
 
 from __future__ import annotations
 
@@ -12,14 +12,13 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from outter_auth import clock
 from outter_auth.models import Membership, RefreshToken, RevokedAccessToken, Session, User
 from outter_auth.scopes import scopes_for_role
-from outter_auth.services import audit, lockout, passwords
-from outter_auth.services.exceptions import AccountDisabled, DomainError, InvalidCredentials, TenantRequired
-from outter_auth.services.users import normalize_email
+from outter_auth.services import audit, changes
+from outter_auth.services.exceptions import DomainError
 
 REFRESH_TOKEN_BYTES = 32  # 256 bits
 
@@ -43,108 +42,6 @@ class ActiveSession:
     membership: Membership
     refresh_token: str  # the only time the raw token exists outside the client
     scopes: tuple[str, ...]  # of the access token to issue with it
-
-
-def authenticate_password(
-    db: DbSession,
-    email: str,
-    password: str,
-    tenant_ref: str | None,
-    bcrypt_rounds: int,
-    client_tenant_id: str | None = None,
-    origin: audit.Origin | None = None,
-    lockout_policy: lockout.LockoutPolicy | None = None,
-) -> Membership:
-    """Check a password and pick the membership to act in.
-
-    Unknown email and wrong password cost one bcrypt check each and raise the
-    same error, so neither the answer nor its timing tells which it was. Only
-    once the password is right do we say anything about the account itself.
-    ``client_tenant_id`` confines a tenant's own first-party client to its tenant.
-    With a ``lockout_policy``, a locked email is refused before any password check
-    (:class:`lockout.AccountLocked`), known or not, and failures count towards a lock.
-    """
-    if "\x00" in email:  # PostgreSQL refuses NUL in text: no such user, at the same cost
-        passwords.burn_time(bcrypt_rounds)
-        raise InvalidCredentials()
-    policy = lockout_policy if lockout_policy is not None and lockout_policy.enabled else None
-    account = lockout.account_key(normalize_email(email))
-    if policy is not None:
-        lockout.check_not_locked(db, account, clock.now())
-    user = (
-        db.scalars(
-            select(User)
-            .options(joinedload(User.memberships).joinedload(Membership.tenant))
-            .where(User.email == normalize_email(email))
-        )
-        .unique()
-        .first()
-    )
-    if user is None:
-        passwords.burn_time(bcrypt_rounds)
-        _count_failure(db, account, policy, [], None, origin)
-        audit.record(db, "login.failed", origin=origin, details={"reason": "unknown_email"})
-        raise InvalidCredentials()
-    tenants = [m.tenant_id for m in user.memberships]
-    tenant_id = tenants[0] if len(tenants) == 1 else None
-    if not passwords.verify_password(password, user.password_hash):
-        _count_failure(db, account, policy, tenants, user.id, origin)
-        audit.record(
-            db,
-            "login.failed",
-            tenant_id=tenant_id,
-            subject=user.id,
-            origin=origin,
-            details={"reason": "wrong_password"},
-        )
-        raise InvalidCredentials()
-    if policy is not None and lockout.clear(db, account):
-        # Committed now: the login may still end in a 400 or 403 below, and the right
-        # password resets the count all the same.
-        db.commit()
-    if not user.is_active:
-        raise AccountDisabled("this account is deactivated")
-    active = [m for m in user.memberships if m.is_active]
-    if client_tenant_id is not None:
-        active = [m for m in active if m.tenant_id == client_tenant_id]
-    if tenant_ref is not None:
-        chosen = [m for m in active if tenant_ref in (m.tenant_id, m.tenant.slug)]
-        if not chosen:
-            raise AccountDisabled("no active membership in that tenant")
-        return chosen[0]
-    if not active:
-        raise AccountDisabled("this account has no active membership")
-    if len(active) > 1:
-        raise TenantRequired("this account belongs to several tenants: pass `tenant` (slug or id)")
-    return active[0]
-
-
-def _count_failure(
-    db: DbSession,
-    account: str,
-    policy: lockout.LockoutPolicy | None,
-    tenant_ids: list[str],
-    user_id: str | None,
-    origin: audit.Origin | None,
-) -> None:
-    """Count a failed login; when it locks the account, every tenant of the user hears of it."""
-    if policy is None:
-        return
-    now = clock.now()
-    failures, locked_until = lockout.record_failure(db, account, policy, now)
-    if locked_until is None:
-        return
-    targets: list[str | None] = [*tenant_ids] or [None]
-    for tenant_id in targets:
-        audit.record(
-            db,
-            "account.locked",
-            tenant_id=tenant_id,
-            subject=user_id,
-            origin=origin,
-            details={"failures": failures, "locked_until": locked_until.isoformat()},
-            commit=False,
-        )
 
 
 def start_session(
@@ -201,6 +98,29 @@ def rotate_refresh_token(
     presented again, or a loser of that race, revokes the whole session: it
     means two parties hold the token, and we cannot tell which is the thief.
     """
+    refresh, session = _refreshable(db, token, client_id, idle_timeout_seconds, origin)
+    granted = set(session.scope.split())
+    if requested_scopes is not None and not set(requested_scopes) <= granted:
+        raise ScopeNotGranted("the requested scope exceeds the scope of the session")
+    membership = _active_membership(db, session)
+    if membership is None:
+        end_session(db, session.id)
+        raise RefreshFailed("account or membership deactivated")
+    now = clock.now()
+    _hold_live_session(db, session, now)
+    _spend(db, session, refresh, now, origin)
+    successor = _add_refresh_token(db, session, now)
+    db.commit()
+    wanted = set(requested_scopes) if requested_scopes is not None else granted
+    scopes = tuple(sorted(wanted & scopes_for_role(membership.role)))
+    return ActiveSession(session, membership, successor, scopes)
+
+
+def _refreshable(
+    db: DbSession, token: str, client_id: str, idle_timeout_seconds: int, origin: audit.Origin | None
+) -> tuple[RefreshToken, Session]:
+    """The unspent token and its live session, or :class:`RefreshFailed` (a spent token ends
+    the session: reuse; an idle or expired session ends too)."""
     found = find_refresh_token(db, token)
     if found is None or found[1].client_id != client_id:  # a foreign client's token is not burnt
         raise RefreshFailed()
@@ -213,14 +133,31 @@ def rotate_refresh_token(
     if now >= session.expires_at or now - session.last_used_at >= timedelta(seconds=idle_timeout_seconds):
         end_session(db, session.id)
         raise RefreshFailed("session expired")
-    granted = set(session.scope.split())
-    if requested_scopes is not None and not set(requested_scopes) <= granted:
-        raise ScopeNotGranted("the requested scope exceeds the scope of the session")
-    membership = _active_membership(db, session)
-    if membership is None:
-        end_session(db, session.id)
-        raise RefreshFailed("account or membership deactivated")
+    return refresh, session
 
+
+def _hold_live_session(db: DbSession, session: Session, now: datetime) -> None:
+    """Touch the session row, if it is still live, and so hold its lock until we commit.
+
+    A logout (``end_session``) racing this refresh then either committed first, and the
+    conditional UPDATE finds the session revoked (PostgreSQL re-checks the condition once
+    the lock is released), or waits for our commit: no access token is minted for a
+    session after its logout committed, even by a refresh that read it as live.
+    """
+    touched = _execute_update(
+        db,
+        update(Session)
+        .where(Session.id == session.id, Session.revoked_at.is_(None))
+        .values(last_used_at=now)
+        .execution_options(synchronize_session=False),
+    )
+    if touched.rowcount != 1:
+        db.rollback()
+        raise RefreshFailed()
+    set_committed_value(session, "last_used_at", now)
+
+
+def _spend(db: DbSession, session: Session, refresh: RefreshToken, now: datetime, origin: audit.Origin | None) -> None:
     spent = _execute_update(
         db,
         update(RefreshToken)
@@ -231,12 +168,6 @@ def rotate_refresh_token(
     if spent.rowcount != 1:  # another request spent it a moment ago
         db.rollback()
         _reuse_detected(db, session, refresh, now, origin)
-    successor = _add_refresh_token(db, session, now)
-    session.last_used_at = now
-    db.commit()
-    wanted = set(requested_scopes) if requested_scopes is not None else granted
-    scopes = tuple(sorted(wanted & scopes_for_role(membership.role)))
-    return ActiveSession(session, membership, successor, scopes)
 
 
 def find_refresh_token(db: DbSession, token: str) -> tuple[RefreshToken, Session] | None:
@@ -251,7 +182,8 @@ def find_refresh_token(db: DbSession, token: str) -> tuple[RefreshToken, Session
 
 
 def end_session(db: DbSession, session_id: str) -> bool:
-    """Revoke a session and so every refresh token of its family; True if it was live."""
+    """Revoke a session and so every refresh token of its family; True if it was live.
+    Its access tokens are refused from then on (``check`` hears of it through the change)."""
     ended = _execute_update(
         db,
         update(Session)
@@ -259,13 +191,14 @@ def end_session(db: DbSession, session_id: str) -> bool:
         .values(revoked_at=clock.now())
         .execution_options(synchronize_session=False),
     )
+    changes.announce(db, "session", session_id)
     db.commit()
     return bool(ended.rowcount)
 
 
 def logout(db: DbSession, session_id: str, tenant_id: str, user_id: str, origin: audit.Origin | None = None) -> None:
+    audit.record(db, "logout", tenant_id=tenant_id, actor=user_id, subject=session_id, origin=origin, commit=False)
     end_session(db, session_id)
-    audit.record(db, "logout", tenant_id=tenant_id, actor=user_id, subject=session_id, origin=origin)
 
 
 def revoke_access_token(db: DbSession, jti: str, expires_at: datetime) -> None:
@@ -273,6 +206,7 @@ def revoke_access_token(db: DbSession, jti: str, expires_at: datetime) -> None:
     if db.get(RevokedAccessToken, jti) is not None:
         return
     db.add(RevokedAccessToken(jti=jti, expires_at=expires_at))
+    changes.announce(db, "access_token", jti)
     try:
         db.commit()
     except IntegrityError:  # revoked concurrently: same outcome
@@ -304,6 +238,26 @@ def _add_refresh_token(db: DbSession, session: Session, now: datetime) -> str:
     token = secrets.token_urlsafe(REFRESH_TOKEN_BYTES)
     db.add(RefreshToken(session_id=session.id, token_digest=refresh_token_digest(token), created_at=now))
     return token
+
+
+def session_member(db: DbSession, session_id: str, user_id: str, tenant_id: str) -> tuple[str, str] | None:
+    """``(role, email)`` of the member behind a user token while its session is live and
+    the user and membership are active; None once any of them ended."""
+    row = db.execute(
+        select(Membership.role, User.email)
+        .join(User, User.id == Membership.user_id)
+        .join(Session, Session.user_id == Membership.user_id)
+        .where(
+            Membership.user_id == user_id,
+            Membership.tenant_id == tenant_id,
+            Membership.is_active.is_(True),
+            User.is_active.is_(True),
+            Session.id == session_id,
+            Session.tenant_id == Membership.tenant_id,
+            Session.revoked_at.is_(None),
+        )
+    ).first()
+    return (row[0], row[1]) if row is not None else None
 
 
 def membership_is_active(db: DbSession, session: Session) -> bool:

@@ -2,8 +2,8 @@
 
 Layout of ``OUTTER_KEYS_DIR``::
 
-    keyring.json     manifest: kid, created_at, activates_at, retired_at per key
-    <kid>.pem        private key, mode 0600
+    keyring.json     manifest: kid, created_at, activates_at, retired_at, revoked_at per key
+    <kid>.pem        private key, mode 0600 (a key file others can read is refused)
 
 A key's state is derived from its timestamps and the clock, never stored, so
 every worker and instance sharing the directory agrees without a coordinator:
@@ -12,7 +12,9 @@ every worker and instance sharing the directory agrees without a coordinator:
 - ``active``   the key with the latest ``activates_at`` that has passed and is not
   retired: exactly one signs;
 - ``retired``  superseded or retired by hand; still published until every token
-  it signed has expired (plus clock leeway), then ``expired`` and gone from the JWKS.
+  it signed has expired (plus clock leeway), then ``expired`` and gone from the JWKS;
+- ``revoked``  withdrawn at once (a compromised key): unpublished, and every token it
+  signed is refused from the next reload on (within a second everywhere).
 
 Writers (the CLI, or the first development start) take an exclusive ``flock`` and
 replace the manifest atomically; readers re-read it when its stat changes, checked
@@ -56,30 +58,38 @@ class KeyRecord:
     created_at: datetime
     activates_at: datetime
     retired_at: datetime | None = None
+    revoked_at: datetime | None = None
 
     def as_json(self) -> dict[str, Any]:
-        return {
+        data = {
             "kid": self.kid,
             "created_at": self.created_at.isoformat(),
             "activates_at": self.activates_at.isoformat(),
             "retired_at": self.retired_at.isoformat() if self.retired_at else None,
         }
+        if self.revoked_at is not None:  # manifests without it stay readable by older versions
+            data["revoked_at"] = self.revoked_at.isoformat()
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> KeyRecord:
-        retired = data.get("retired_at")
+        retired, revoked = data.get("retired_at"), data.get("revoked_at")
         return cls(
             kid=data["kid"],
             created_at=datetime.fromisoformat(data["created_at"]),
             activates_at=datetime.fromisoformat(data["activates_at"]),
             retired_at=datetime.fromisoformat(retired) if retired else None,
+            revoked_at=datetime.fromisoformat(revoked) if revoked else None,
         )
+
+    def revoked(self, now: datetime) -> bool:
+        return self.revoked_at is not None and self.revoked_at <= now
 
 
 @dataclass(frozen=True)
 class KeyState:
     record: KeyRecord
-    status: str  # pending | active | retired | expired
+    status: str  # pending | active | retired | expired | revoked
     retired_since: datetime | None
     published: bool
 
@@ -98,10 +108,14 @@ def key_states(records: list[KeyRecord], token_lifetime: timedelta, now: datetim
     started = [r for r in ordered if ever_activated(r)]
     latest = started[-1] if started else None
     active = latest if latest and (latest.retired_at is None or latest.retired_at > now) else None
+    if active is not None and active.revoked(now):
+        active = None  # a revoked key never signs; its predecessors stay superseded
 
     states = []
     for record in ordered:
-        if record is active:
+        if record.revoked(now):
+            states.append(KeyState(record, "revoked", record.revoked_at, False))
+        elif record is active:
             states.append(KeyState(record, "active", None, True))
         elif not ever_activated(record) and not (record.retired_at and record.retired_at <= now):
             states.append(KeyState(record, "pending", None, True))
@@ -211,6 +225,9 @@ class KeyStore:
             raise SigningKeyError(f"cannot load signing key {path}: {error}") from error
         if not key.is_private:
             raise SigningKeyError(f"{path} holds no private key")
+        mode = path.stat().st_mode & 0o777
+        if mode & 0o077:
+            raise SigningKeyError(f"{path} is readable by others (mode {mode:o}): chmod 600 it")
         key.ensure_kid()
         if key.kid != kid:
             raise SigningKeyError(f"{path}: thumbprint does not match its kid")
@@ -278,6 +295,19 @@ class KeyStore:
                 raise SigningKeyError(f"{kid} signs every token: rotate, let the new key activate, then retire")
             if records[index].retired_at is None:
                 records[index] = replace(records[index], retired_at=clock.now())
+            return records[index]
+
+    def revoke(self, kid: str) -> KeyRecord:
+        """Withdraw a key at once (compromised): unpublished, its tokens refused. The key
+        that signs cannot be revoked: rotate and activate a successor first."""
+        with self._writing() as records:
+            index, state = self._state_of(records, kid)
+            if state.status == "active":
+                raise SigningKeyError(
+                    f"{kid} signs every token: first `keys rotate`, then `keys activate NEW_KID --now`, then revoke it"
+                )
+            if records[index].revoked_at is None:
+                records[index] = replace(records[index], revoked_at=clock.now())
             return records[index]
 
     def _state_of(self, records: list[KeyRecord], kid: str) -> tuple[int, KeyState]:

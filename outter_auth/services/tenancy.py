@@ -7,12 +7,15 @@ import secrets
 import unicodedata
 from typing import Any
 
-from sqlalchemy import Select, delete, select
+from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from outter_auth.models import ApiKey, Project, Tenant
-from outter_auth.services.exceptions import Conflict, InvalidInput, NotFound
+from outter_auth import clock
+from outter_auth.models import Project, Tenant
+from outter_auth.services import api_keys, audit
+from outter_auth.services.ceilings import Caller
+from outter_auth.services.exceptions import Conflict, InvalidInput, NotFound, PermissionDenied
 
 SLUG_PATTERN = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?")
 
@@ -47,28 +50,47 @@ def get_tenant(db: Session, tenant_id: str) -> Tenant:
     return tenant
 
 
-def projects_query(tenant_id: str) -> Select[Any]:
-    return select(Project).where(Project.tenant_id == tenant_id).order_by(Project.created_at, Project.id)
+def projects_query(caller: Caller) -> Select[Any]:
+    """The tenant's live projects, as far as the caller sees (a project-bound key: its own)."""
+    query = select(Project).where(Project.tenant_id == caller.tenant_id, Project.deleted_at.is_(None))
+    if caller.ceiling.project_id is not None:
+        query = query.where(Project.id == caller.ceiling.project_id)
+    return query.order_by(Project.created_at, Project.id)
 
 
-def create_project(db: Session, tenant_id: str, name: str, slug: str | None = None, description: str = "") -> Project:
+def create_project(db: Session, caller: Caller, name: str, slug: str | None = None, description: str = "") -> Project:
+    if caller.ceiling.bound_to_project:
+        raise PermissionDenied("a credential bound to a project cannot create projects")
     # A name with no Latin letters ("项目") slugifies to nothing: make one up rather than refuse.
     slug = check_slug(slug) if slug else (slugify(name) or f"project-{secrets.token_hex(3)}")
-    project = Project(tenant_id=tenant_id, name=name, slug=slug, description=description)
+    project = Project(tenant_id=caller.tenant_id, name=name, slug=slug, description=description)
     db.add(project)
     _commit_unique(db, f"a project with slug {slug!r} exists already")
     return project
 
 
-def get_project(db: Session, tenant_id: str, project_id: str) -> Project:
-    project = db.scalars(select(Project).where(Project.id == project_id, Project.tenant_id == tenant_id)).first()
-    if project is None:
+def get_project(db: Session, caller: Caller, project_id: str) -> Project:
+    project = db.scalars(
+        select(Project).where(
+            Project.id == project_id, Project.tenant_id == caller.tenant_id, Project.deleted_at.is_(None)
+        )
+    ).first()
+    if project is None or not caller.ceiling.sees_project(project.id):
         raise NotFound("project not found")
     return project
 
 
-def update_project(db: Session, tenant_id: str, project_id: str, **changes: str) -> Project:
-    project = get_project(db, tenant_id, project_id)
+def find_project(db: Session, tenant_id: str, ref: str) -> Project | None:
+    """A live project of the tenant by slug or id (the CLI's way)."""
+    return db.scalars(
+        select(Project).where(
+            Project.tenant_id == tenant_id, Project.deleted_at.is_(None), (Project.slug == ref) | (Project.id == ref)
+        )
+    ).first()
+
+
+def update_project(db: Session, caller: Caller, project_id: str, **changes: str) -> Project:
+    project = get_project(db, caller, project_id)
     if "slug" in changes:
         check_slug(changes["slug"])
     for name, value in changes.items():
@@ -77,14 +99,33 @@ def update_project(db: Session, tenant_id: str, project_id: str, **changes: str)
     return project
 
 
-def delete_project(db: Session, tenant_id: str, project_id: str) -> list[str]:
-    """Delete a project and, with it, its API keys; returns those keys' ids (to drop from caches)."""
-    project = get_project(db, tenant_id, project_id)
-    key_ids = list(db.scalars(select(ApiKey.id).where(ApiKey.project_id == project.id)))
-    db.execute(delete(ApiKey).where(ApiKey.project_id == project.id))
-    db.delete(project)
+def delete_project(db: Session, caller: Caller, project_id: str, *, revoke_keys: bool = False) -> list[str]:
+    """Delete a project; returns the ids of the keys this revoked.
+
+    A project with live keys is kept (409) unless the caller asks to revoke them: keys
+    are never deleted, their records stay for the audit trail (still pointing at the
+    project, which stays as a deleted record). A caller can only revoke keys it could
+    revoke one by one (a ``test`` key cannot end a project's ``live`` keys)."""
+    project = get_project(db, caller, project_id)
+    live = db.scalars(api_keys.keys_query(Caller(caller.tenant_id, caller.actor), project_id=project.id)).all()
+    if live and not revoke_keys:
+        raise Conflict(f"the project has {len(live)} live API key(s): revoke them first, or pass revoke_keys=true")
+    if any(not caller.ceiling.sees(key.environment, key.project_id) for key in live):
+        raise PermissionDenied("the project holds API keys beyond the caller's reach")
+    revoked = api_keys.revoke_project_keys(db, caller, project.id)
+    project.deleted_at = clock.now()
+    audit.record(
+        db,
+        "project.deleted",
+        tenant_id=caller.tenant_id,
+        actor=caller.actor,
+        subject=project.id,
+        origin=caller.origin,
+        details={"slug": project.slug, "revoked_keys": revoked},
+        commit=False,
+    )
     db.commit()
-    return key_ids
+    return revoked
 
 
 def _commit_unique(db: Session, message: str) -> None:

@@ -56,7 +56,7 @@ def _api_key(db: DbSession, raw: str, peppers: api_keys.Peppers) -> TokenRecord 
         known = None if refusal.code in ("malformed", "unknown") else api_keys.find_by_raw(db, raw, peppers)
         if known is None:
             return None
-        return TokenRecord(kind="api_key", client_id="", tenant_id=known.tenant_id, active=False)
+        return TokenRecord(kind="api_key", client_id="", tenant_id=known.key.tenant_id, active=False)
     claims: dict[str, Any] = {
         "token_type": "api_key",
         "tenant_id": key.tenant_id,

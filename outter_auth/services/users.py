@@ -9,10 +9,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
 from outter_auth.models import ROLES, Membership, User
-from outter_auth.services import audit, lockout, passwords
+from outter_auth.services import audit, changes, lockout, passwords
+from outter_auth.services.ceilings import MACHINE, OPERATOR, Caller
 from outter_auth.services.exceptions import Conflict, InvalidInput, NotFound, PermissionDenied
-
-MACHINE = "machine"  # the actor_role of API keys and OAuth clients
 
 
 def normalize_email(email: str) -> str:
@@ -24,30 +23,19 @@ def find_user(db: Session, email: str) -> User | None:
 
 
 def create_member(
-    db: Session,
-    tenant_id: str,
-    email: str,
-    password: str | None,
-    role: str,
-    bcrypt_rounds: int,
-    *,
-    actor_role: str | None = None,
-    actor_id: str | None = None,
-    allow_existing_user: bool = False,
-    origin: audit.Origin | None = None,
+    db: Session, caller: Caller, email: str, password: str | None, role: str, bcrypt_rounds: int
 ) -> Membership:
-    """Create a user in ``tenant_id`` with an initial password.
+    """Make ``email`` a member of the caller's tenant, creating the user with ``password``
+    if there is none yet.
 
-    An email that exists already is a conflict for tenant admins: adding it would
-    let one tenant set another tenant's user's password. The operator's CLI may
-    add an existing user to another tenant (``allow_existing_user``); the
-    password is then left as it is.
+    An email known in another tenant gets the same answer as a new one (no existence
+    oracle across tenants), but its password is left as it is: one tenant must never
+    set another tenant's user's password. The user signs in with their own password and
+    picks the tenant. Only an email that is a member of this tenant already is a conflict.
     """
     _check_role(role)
-    _check_grant(actor_role, role)
+    _check_grant(caller.role, role)
     user = find_user(db, email)
-    if user is not None and not allow_existing_user:
-        raise Conflict("a user with this email exists already")
     if user is None:
         if password is None:
             raise InvalidInput("a password is required for a new user", "password")
@@ -58,16 +46,19 @@ def create_member(
         user = User(email=normalize_email(email), password_hash=password_hash)
         db.add(user)
         db.flush()
-    elif db.get(Membership, (user.id, tenant_id)) is not None:
+    elif db.get(Membership, (user.id, caller.tenant_id)) is not None:
         raise Conflict("this user is a member of the tenant already")
-    membership = Membership(user=user, tenant_id=tenant_id, role=role)
+    else:
+        # Same cost as hashing a new user's password: the answer's timing tells nothing either.
+        passwords.burn_time(bcrypt_rounds)
+    membership = Membership(user=user, tenant_id=caller.tenant_id, role=role)
     db.add(membership)
-    _membership_changed(db, membership, actor_id, origin, {"added": True, "role": role})
+    _membership_changed(db, caller, membership, {"added": True, "role": role})
     try:
         db.commit()
     except IntegrityError:
         db.rollback()
-        raise Conflict("a user with this email exists already") from None
+        raise Conflict("this user is a member of the tenant already") from None
     return membership
 
 
@@ -92,73 +83,65 @@ def get_member(db: Session, tenant_id: str, user_id: str) -> Membership:
 
 
 def update_member(
-    db: Session,
-    tenant_id: str,
-    user_id: str,
-    *,
-    actor_id: str,
-    actor_role: str,
-    role: str | None = None,
-    is_active: bool | None = None,
-    origin: audit.Origin | None = None,
+    db: Session, caller: Caller, user_id: str, *, role: str | None = None, is_active: bool | None = None
 ) -> Membership:
     """Change a member's role or deactivate/reactivate them in this tenant.
 
     Owners are managed only by owners, machines manage only members, and the last
     active owner cannot be demoted or deactivated, so a tenant never locks itself out.
     """
-    membership = get_member(db, tenant_id, user_id)
-    if role is not None:
-        _check_role(role)
-        _check_grant(actor_role, role)
-    _check_may_manage(actor_role, membership)
-    if is_active is False and user_id == actor_id:
-        raise PermissionDenied("you cannot deactivate yourself")
-    stays_owner = (role or membership.role) == "owner" and is_active is not False
-    if membership.role == "owner" and membership.is_active and not stays_owner:
-        if _active_owner_count(db, tenant_id) <= 1:
-            raise Conflict("the tenant must keep at least one active owner")
-    changes: dict[str, Any] = {}
+    membership = get_member(db, caller.tenant_id, user_id)
+    _check_update(db, caller, membership, role, is_active)
+    changed: dict[str, Any] = {}
     if role is not None and role != membership.role:
-        changes["role"] = [membership.role, role]
+        changed["role"] = [membership.role, role]
         membership.role = role
     if is_active is not None and is_active != membership.is_active:
-        changes["is_active"] = [membership.is_active, is_active]
+        changed["is_active"] = [membership.is_active, is_active]
         membership.is_active = is_active
-    if changes:
-        _membership_changed(db, membership, actor_id, origin, changes)
+    if changed:
+        _membership_changed(db, caller, membership, changed)
     db.commit()
     return membership
 
 
-def _membership_changed(
-    db: Session, membership: Membership, actor_id: str | None, origin: audit.Origin | None, details: dict[str, Any]
+def _check_update(
+    db: Session, caller: Caller, membership: Membership, role: str | None, is_active: bool | None
 ) -> None:
+    if role is not None:
+        _check_role(role)
+        _check_grant(caller.role, role)
+    _check_may_manage(caller.role, membership)
+    if is_active is False and membership.user_id == caller.actor:
+        raise PermissionDenied("you cannot deactivate yourself")
+    stays_owner = (role or membership.role) == "owner" and is_active is not False
+    if membership.role == "owner" and membership.is_active and not stays_owner:
+        if _active_owner_count(db, caller.tenant_id) <= 1:
+            raise Conflict("the tenant must keep at least one active owner")
+
+
+def _membership_changed(db: Session, caller: Caller, membership: Membership, details: dict[str, Any]) -> None:
+    """Audit the change, and announce the user: tokens of the membership act with the new
+    role (or not at all) everywhere once it commits."""
+    user_id = membership.user_id or membership.user.id
+    changes.announce(db, "user", user_id)
     audit.record(
         db,
         "membership.changed",
         tenant_id=membership.tenant_id,
-        actor=actor_id or "cli",
-        subject=membership.user_id or membership.user.id,
-        origin=origin,
+        actor=caller.actor,
+        subject=user_id,
+        origin=caller.origin,
         details=details,
         commit=False,
     )
 
 
-def unlock_member(
-    db: Session,
-    tenant_id: str,
-    user_id: str,
-    *,
-    actor_id: str,
-    actor_role: str,
-    origin: audit.Origin | None = None,
-) -> Membership:
+def unlock_member(db: Session, caller: Caller, user_id: str) -> Membership:
     """Lift a login lockout (and forget the failures) of a user of this tenant."""
-    membership = get_member(db, tenant_id, user_id)
-    _check_may_manage(actor_role, membership)
-    _unlock(db, membership.user.email, [tenant_id], user_id, actor_id, origin)
+    membership = get_member(db, caller.tenant_id, user_id)
+    _check_may_manage(caller.role, membership)
+    _unlock(db, membership.user.email, [caller.tenant_id], user_id, caller.actor, caller.origin)
     return membership
 
 
@@ -187,7 +170,9 @@ def _unlock(
     db.commit()
 
 
-def _check_may_manage(actor_role: str, membership: Membership) -> None:
+def _check_may_manage(actor_role: str | None, membership: Membership) -> None:
+    if actor_role is OPERATOR:
+        return
     if actor_role == MACHINE and membership.role != "member":
         raise PermissionDenied("an API key or client can only manage members")
     if membership.role == "owner" and actor_role != "owner":
@@ -208,7 +193,7 @@ def _active_owner_count(db: Session, tenant_id: str) -> int:
 def _check_grant(actor_role: str | None, role: str) -> None:
     """No credential grants more power than it has (SPEC §3). ``actor_role`` None is the
     operator's CLI; ``MACHINE`` an API key or OAuth client, which holds no role at all."""
-    if actor_role is None:
+    if actor_role is OPERATOR:
         return
     if actor_role == MACHINE and role != "member":
         raise PermissionDenied("an API key or client can only create or keep plain members")

@@ -488,7 +488,7 @@ def test_no_secret_reaches_any_log_in_a_full_flow(app, make: Factory, capture_al
     expect("wrong secret", token_request(client, {"grant_type": "client_credentials"}, wrong), 401)
     expect("wrong secret post", token_request(client, {"grant_type": "client_credentials"}, wrong, "post"), 401)
     expect("reused refresh", refresh_grant(client, OUTTER_APP, login["refresh_token"]), 400)
-    app.extensions["outter_auth"].last_used.flush()
+    app.extensions["outter_auth"].key_usage.flush()
 
     assert [s for s in statuses if s[1] != s[2]] == []
     text = captured(caplog, logs)

@@ -8,6 +8,7 @@ import pytest
 
 from outter_auth.extensions import db
 from outter_auth.services import users
+from outter_auth.services.ceilings import Caller
 from outter_auth.services.exceptions import Conflict
 from tests.assertions import assert_error
 from tests.factories import PASSWORD, Actor, Factory
@@ -67,12 +68,8 @@ def test_the_new_user_can_log_in_with_the_initial_password(client, owner):
     assert login(client, "bob@acme.test", "not the password").status_code == 401
 
 
-@pytest.mark.parametrize(
-    "email",
-    ["max@acme.test", "MAX@ACME.TEST", "owner@globex.test"],
-    ids=["same-tenant", "same-tenant-other-case", "user-of-another-tenant"],
-)
-def test_taken_email_is_409_and_the_existing_user_is_untouched(client, owner, member, other_owner, email):
+@pytest.mark.parametrize("email", ["max@acme.test", "MAX@ACME.TEST"], ids=["same-tenant", "same-tenant-other-case"])
+def test_taken_email_is_409_and_the_existing_user_is_untouched(client, owner, member, email):
     response = client.post(URL, json={"email": email, "password": NEW_PASSWORD}, headers=owner.headers)
 
     assert_error(response, 409)
@@ -81,6 +78,23 @@ def test_taken_email_is_409_and_the_existing_user_is_untouched(client, owner, me
     assert login(client, email, PASSWORD).status_code == 200
     listed = client.get(URL, headers=owner.headers).get_json()
     assert sorted(u["email"] for u in listed) == ["max@acme.test", "owner@acme.test"]
+
+
+def test_an_email_of_another_tenant_is_answered_like_a_new_one(client, owner, other_owner):
+    """No existence oracle across tenants (SPEC §3 review, finding 12): the same status and
+    body shape as for a new email; the existing user keeps their own password and gains a
+    membership here."""
+    new = client.post(URL, json={"email": "fresh@acme.test", "password": NEW_PASSWORD}, headers=owner.headers)
+    known = client.post(URL, json={"email": other_owner.email, "password": NEW_PASSWORD}, headers=owner.headers)
+
+    assert (new.status_code, known.status_code) == (201, 201)
+    assert set(known.get_json()) == set(new.get_json())
+    assert known.get_json()["email"] == other_owner.email and known.get_json()["role"] == "member"
+    as_acme = {"email": other_owner.email, "tenant": "acme"}
+    assert client.post(LOGIN, json={**as_acme, "password": NEW_PASSWORD}).status_code == 401
+    assert client.post(LOGIN, json={**as_acme, "password": PASSWORD}).status_code == 200
+    again = client.post(URL, json={"email": other_owner.email, "password": NEW_PASSWORD}, headers=owner.headers)
+    assert_error(again, 409)  # a member of this tenant now
 
 
 @pytest.mark.parametrize(
@@ -302,9 +316,8 @@ def test_the_last_active_owner_cannot_be_deactivated(app, client, owner, make: F
 
     with app.app_context():
         with pytest.raises(Conflict):
-            users.update_member(
-                db.session, owner.tenant_id, owner.user_id, actor_id=second, actor_role="owner", is_active=False
-            )
+            caller = Caller(owner.tenant_id, second, role="owner")
+            users.update_member(db.session, caller, owner.user_id, is_active=False)
         db.session.rollback()
 
     assert get_user(client, owner, owner.user_id)["is_active"] is True

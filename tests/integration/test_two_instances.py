@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,9 +22,6 @@ import pytest
 import requests
 from psycopg import sql
 
-from outter_auth.services import api_key_format
-from outter_auth.services.api_keys import ApiKeyRefused, Peppers
-from outter_auth.services.key_cache import KeySnapshot, KeyVerifier
 from tests.factories import PASSWORD
 from tests.integration.servers import (
     POSTGRES_ADMIN_URL,
@@ -156,28 +153,3 @@ def test_instance_b_answers_from_its_cache_until_an_invalidation_arrives(pair: P
     )
     assert renamed.status_code == 200, renamed.text
     assert_refused_within(pair, pair.b, key["key"], time.monotonic())
-
-
-# -- an invalidation racing a database read ---------------------------------------------------
-
-
-def test_an_invalidation_that_arrives_during_a_database_read_is_not_lost():
-    """The listener thread calls ``forget`` while a request thread is in ``load``: the row it
-    read predates the revocation, so that result must not be cached past the ``forget``."""
-    raw = api_key_format.generate("live")
-    active = KeySnapshot("key_race", "ten_1", None, "live", ("content:read",), None, None)
-    revoked = replace(active, revoked_at=datetime.now(UTC))
-    rows = [active, revoked]  # what the database returns, read after read
-
-    def load(_: str) -> KeySnapshot:
-        row = rows.pop(0)
-        if row is active:
-            verifier.forget(active.id)  # the revocation commits and is announced right after this read
-        return row
-
-    verifier = KeyVerifier(Peppers(""), ttl=300, load=load)
-    assert verifier.verify(raw).id == active.id  # the request that was in flight still passes
-
-    with pytest.raises(ApiKeyRefused) as refused:
-        verifier.verify(raw)
-    assert refused.value.code == "revoked"

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from outter_auth.app import create_app
 from outter_auth.extensions import db
 from outter_auth.models import ApiKey
-from outter_auth.services import api_key_format, api_keys
+from outter_auth.services import api_key_format
 from outter_auth.services.api_key_format import MalformedApiKey, ParsedKey
 from outter_auth.services.digests import secret_digest
 from tests.api_key_helpers import create_key
@@ -317,7 +317,11 @@ def test_the_database_stores_the_hmac_sha256_of_the_key_under_the_pepper(peppere
     assert digest == secret_digest(raw, PEPPER)
     assert digest != hashlib.sha256(raw.encode("utf-8")).digest()
     assert PEPPER not in pepper_id
-    assert pepper_id == api_keys.Peppers.fingerprint(PEPPER) != api_keys.Peppers.fingerprint("")
+    # An id that names the pepper without being a hash of it alone (finding 11: no offline oracle).
+    peppers = peppered_app.extensions["outter_auth"].peppers
+    assert pepper_id == peppers.current_id == peppers.id_of(PEPPER) != peppers.id_of("")
+    for plain_hash in (hashlib.sha256(PEPPER.encode()), hashlib.sha256(b"outter-api-key-pepper:" + PEPPER.encode())):
+        assert plain_hash.hexdigest()[:16] != pepper_id and plain_hash.hexdigest()[:12] not in pepper_id
 
 
 @given(random_part=random_parts, pepper=st.text(st.characters(exclude_categories=("Cs",)), max_size=40))

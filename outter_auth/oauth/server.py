@@ -1,0 +1,112 @@
+"""The authorization server: Authlib's, with our grants and endpoints and RFC 6749's
+rules on parameters (one value each, in the body, one client authentication method)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from authlib.integrations.flask_oauth2 import AuthorizationServer
+from authlib.oauth2.rfc6749.errors import (
+    InvalidClientError,
+    InvalidRequestError,
+    OAuth2Error,
+    UnauthorizedClientError,
+)
+from flask import Flask, Response, current_app
+from flask import request as flask_request
+
+from outter_auth.oauth.clients import query_client
+from outter_auth.oauth.endpoints import Introspection, Revocation
+from outter_auth.oauth.grants import GRANTS, TooManyAttempts
+from outter_auth.services.grant_types import GRANT_TYPES
+
+__all__ = ["TooManyAttempts", "authorization_server", "config_oauth"]
+
+REALM = "outter"
+PRINTABLE_NAME = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]{1,64}")
+NO_STORE = [("Cache-Control", "no-store"), ("Pragma", "no-cache")]
+
+
+class OutterAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
+    def create_token_response(self, request: Any = None) -> Response:
+        # Authlib's own flow, with two checks first and the request parsed only once.
+        oauth_request = self.create_oauth2_request(request)
+        if not oauth_request.payload.grant_type:
+            # Authlib would say unsupported_grant_type; RFC 6749 §5.2 says a missing one is invalid_request.
+            return self.handle_error_response(oauth_request, InvalidRequestError("missing grant_type"))
+        ambiguity = _ambiguity()
+        if ambiguity:
+            return self.handle_error_response(oauth_request, InvalidRequestError(ambiguity))
+        try:
+            grant = self.get_token_grant(oauth_request)
+            grant.validate_token_request()
+            return self.handle_response(*grant.create_token_response())
+        except OAuth2Error as error:
+            return self.handle_error_response(oauth_request, error)
+
+    def create_endpoint_response(self, name: str, request: Any = None) -> Response:
+        ambiguity = _ambiguity()
+        if ambiguity:
+            return self.handle_error_response(self.create_oauth2_request(request), InvalidRequestError(ambiguity))
+        return super().create_endpoint_response(name, request)
+
+    def handle_error_response(self, request: Any, error: OAuth2Error) -> Response:
+        if isinstance(error, InvalidClientError):
+            # RFC 6749 §5.2 allows 400, but a 401 with a challenge is what clients handle best.
+            error.status_code = 401
+        if isinstance(error, UnauthorizedClientError):
+            error.status_code = 400
+        status, body, headers = error(self.get_error_uri(request, error))
+        headers = [(k, v) for k, v in headers if k.lower() not in ("www-authenticate", "cache-control", "pragma")]
+        if status == 401:
+            headers.append(("WWW-Authenticate", f'Basic realm="{REALM}", error="{error.error}"'))
+        return self.handle_response(status, body, headers + NO_STORE)
+
+    def handle_response(self, status: int, body: Any, headers: Any) -> Response:
+        response: Response = super().handle_response(status, body, headers)
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["Pragma"] = "no-cache"
+        return response
+
+
+def _ambiguity() -> str | None:
+    """RFC 6749 §3.2 and §2.3: parameters in the body only, no parameter twice, no two
+    client authentication methods. (Authlib reads ``request.values``, query and body
+    together: a query parameter could otherwise slip past what reads the body alone.)"""
+    if flask_request.args:
+        return "parameters must be sent in the request body, not in the query string"
+    repeated = [name for name, values in flask_request.form.lists() if len(values) > 1]
+    if repeated:
+        # error_description may hold only %x20-21 / %x23-5B / %x5D-7E (RFC 6749 §5.2), and
+        # Authlib raises on anything else: a name outside that is not repeated back.
+        named = [name for name in repeated if PRINTABLE_NAME.fullmatch(name)]
+        if len(named) < len(repeated):
+            return "a parameter was sent more than once"
+        return f"parameter sent more than once: {', '.join(sorted(named))}"
+    if flask_request.authorization is not None and "client_secret" in flask_request.form:
+        return "use one client authentication method, not both Basic and client_secret"
+    return None
+
+
+def _no_default_token(*args: Any, **kwargs: Any) -> dict[str, Any]:
+    raise RuntimeError("every grant issues its own token (oauth/grants.py): none may fall through to a default")
+
+
+def config_oauth(app: Flask) -> None:
+    """Create this app's authorization server with our grants and endpoints."""
+    if set(GRANTS) != set(GRANT_TYPES):
+        raise RuntimeError(f"grants wired {sorted(GRANTS)} differ from services.grant_types {sorted(GRANT_TYPES)}")
+    server = OutterAuthorizationServer()
+    server.init_app(app, query_client=query_client, save_token=lambda token, request: None)
+    server.register_token_generator("default", _no_default_token)
+    for grant in GRANTS.values():
+        server.register_grant(grant)
+    server.register_endpoint(Revocation)
+    server.register_endpoint(Introspection)
+    app.extensions["authorization_server"] = server
+
+
+def authorization_server() -> OutterAuthorizationServer:
+    server: OutterAuthorizationServer = current_app.extensions["authorization_server"]
+    return server
