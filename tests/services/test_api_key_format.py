@@ -21,10 +21,10 @@ from sqlalchemy import select
 from outter_auth.app import create_app
 from outter_auth.extensions import db
 from outter_auth.models import ApiKey
-from outter_auth.services import api_key_format, api_keys
+from outter_auth.services import api_key_format
 from outter_auth.services.api_key_format import MalformedApiKey, ParsedKey
 from outter_auth.services.digests import secret_digest
-from tests.api_key_helpers import create_key
+from tests.api_key_helpers import create_key, plain_pepper_hashes
 
 BASE62 = string.digits + string.ascii_uppercase + string.ascii_lowercase  # SPEC: 0-9A-Za-z, in this order
 SPEC_PATTERN = re.compile(r"outter_(live|test)_[0-9A-Za-z]{38}")
@@ -306,9 +306,8 @@ def peppered_app(base_config, app):
         db.engine.dispose()
 
 
-def test_the_database_stores_the_hmac_sha256_of_the_key_under_the_pepper(peppered_app, owner):
-    client = peppered_app.test_client()
-    created = create_key(client, owner.headers)
+def test_the_database_stores_the_hmac_sha256_of_the_key_under_the_pepper(peppered_app, client, owner):
+    created = create_key(peppered_app.test_client(), owner.headers)
     raw = created["key"]
 
     digest, pepper_id, _, _ = stored_row(peppered_app, created["id"])
@@ -316,8 +315,11 @@ def test_the_database_stores_the_hmac_sha256_of_the_key_under_the_pepper(peppere
     assert digest == hmac.new(PEPPER.encode("utf-8"), raw.encode("utf-8"), hashlib.sha256).digest()
     assert digest == secret_digest(raw, PEPPER)
     assert digest != hashlib.sha256(raw.encode("utf-8")).digest()
+    # pepper_id tells which pepper made the digest, and nothing about the pepper (issue 17, F11).
     assert PEPPER not in pepper_id
-    assert pepper_id == api_keys.Peppers.fingerprint(PEPPER) != api_keys.Peppers.fingerprint("")
+    assert pepper_id not in plain_pepper_hashes(PEPPER)
+    assert stored_row(peppered_app, create_key(peppered_app.test_client(), owner.headers)["id"])[1] == pepper_id
+    assert stored_row(peppered_app, create_key(client, owner.headers)["id"])[1] != pepper_id  # no pepper
 
 
 @given(random_part=random_parts, pepper=st.text(st.characters(exclude_categories=("Cs",)), max_size=40))
