@@ -20,6 +20,7 @@ from outter_auth.services import api_key_format
 from tests.api_key_helpers import create_key
 from tests.assertions import assert_error
 from tests.factories import PASSWORD
+from tests.integration.servers import redis_reachable, require
 from tests.oauth_helpers import FIRST_PARTY, OAuthClient, assert_oauth_error, create_client, token_request
 
 LOGIN = "/api/auth/login"
@@ -385,10 +386,7 @@ def test_behind_a_trusted_proxy_each_client_address_has_its_own_budget(limited, 
 
 @pytest.fixture
 def redis_available() -> None:
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
-    except redis.RedisError:
-        pytest.skip("needs Redis at 127.0.0.1:6379 (CI has it)")
+    require(redis_reachable())  # skipped without Redis, a failure under CI
 
 
 def test_with_redis_every_instance_shares_the_counters(limited, owner, redis_available):
