@@ -10,6 +10,8 @@ import jwt as pyjwt
 import pytest
 
 from outter_auth.services import passwords
+from tests.api_key_helpers import audit_events
+from tests.assertions import assert_error
 from tests.factories import PASSWORD, Factory
 
 URL = "/api/auth/login"
@@ -31,9 +33,13 @@ def test_login_returns_the_spec_token_response(client, make: Factory):
 
 
 def test_email_is_compared_case_insensitively(client, make: Factory):
-    make.user("acme", "Ann@Acme.test", "member")
+    user_id = make.user("acme", "Ann@Acme.test", "member")
     response = client.post(URL, json={"email": "  ANN@acme.TEST ", "password": PASSWORD})
     assert response.status_code == 200
+    token = response.get_json()["access_token"]
+    assert pyjwt.decode(token, options={"verify_signature": False})["sub"] == user_id
+    me = client.get("/api/auth/me", headers={"Authorization": f"Bearer {token}"}).get_json()
+    assert (me["id"], me["email"]) == (user_id, "ann@acme.test")  # stored normalised
 
 
 def test_wrong_password_and_unknown_email_answer_alike(client, make: Factory):
@@ -144,13 +150,15 @@ def test_user_in_two_tenants_logs_in_with_tenant(client, make: Factory, ref: str
     assert claims["scope"] == ""
 
 
-def test_tenant_the_user_is_not_in_is_refused(client, make: Factory):
+def test_tenant_the_user_is_not_in_is_refused(app, client, make: Factory):
     make.user("acme", "ann@acme.test", "owner")
     make.tenant("globex")
 
     response = client.post(URL, json={"email": "ann@acme.test", "password": PASSWORD, "tenant": "globex"})
 
-    assert response.status_code == 403
+    body = assert_error(response, 403)
+    assert body["message"] == "no active membership in that tenant"
+    assert audit_events(app, "login.succeeded") == []  # no session was started, in either tenant
 
 
 def test_member_token_has_no_management_scopes(client, make: Factory):
