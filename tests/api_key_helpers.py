@@ -7,6 +7,7 @@ digest) so that a bug in ``services.api_key_format`` cannot hide itself.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import re
 from datetime import UTC, datetime
@@ -19,7 +20,7 @@ from sqlalchemy import select
 
 from outter_auth import clock
 from outter_auth.extensions import db
-from outter_auth.models import AuditEvent, Base
+from outter_auth.models import ApiKey, AuditEvent, Base
 from outter_auth.services import api_key_format
 
 KEYS = "/api/auth/api-keys"
@@ -223,3 +224,21 @@ def introspect(client: FlaskClient, credentials: tuple[str, str], token: str) ->
 
 def parse_time(value: str) -> datetime:
     return datetime.fromisoformat(value)
+
+
+def stored_pepper_id(app: Flask, key_id: str) -> str:
+    """The ``pepper_id`` stored with a key's digest."""
+    with app.app_context():
+        pepper_id = db.session.scalar(select(ApiKey.pepper_id).where(ApiKey.id == key_id))
+        db.session.rollback()
+        assert pepper_id is not None, key_id
+        return str(pepper_id)
+
+
+def plain_pepper_hashes(pepper: str) -> set[str]:
+    """What a stored ``pepper_id`` must never be (issue 17, F11): a plain, unkeyed hash of the
+    pepper, which anybody holding a guess of the pepper could confirm offline."""
+    return {
+        hashlib.sha256(pepper.encode()).hexdigest()[:16],
+        hashlib.sha256(b"outter-api-key-pepper:" + pepper.encode()).hexdigest()[:16],
+    }

@@ -7,18 +7,11 @@ from typing import Any
 from werkzeug.http import HTTP_STATUS_CODES
 
 # SPEC §3, spelled out here rather than imported, so a change in the code cannot hide itself.
+# Owners and admins hold all of them; clients:read / clients:write came with issue 17 (F1).
+SPEC_CLIENT_SCOPES = frozenset({"clients:read", "clients:write"})
 SPEC_MANAGEMENT_SCOPES = frozenset(
-    {
-        "api_keys:read",
-        "api_keys:write",
-        "users:read",
-        "users:write",
-        "projects:read",
-        "projects:write",
-        "audit:read",
-        "clients:read",
-        "clients:write",
-    }
+    {"api_keys:read", "api_keys:write", "users:read", "users:write", "projects:read", "projects:write", "audit:read"}
+    | SPEC_CLIENT_SCOPES
 )
 
 # SPEC §7: every header the gateway check answers an identity with.

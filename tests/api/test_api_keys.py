@@ -47,6 +47,7 @@ from tests.api_key_helpers import (
     list_keys,
     me,
     parse_time,
+    plain_pepper_hashes,
     secret_parts,
 )
 from tests.assertions import assert_error
@@ -854,6 +855,9 @@ def test_pepper_rotation_moves_keys_to_the_new_pepper_on_use(app, owner, make_ap
     assert new_digest == hmac_sha256(NEW_PEPPER, raw)
     assert new_pepper_id != pepper_id
     assert OLD_PEPPER not in new_pepper_id and NEW_PEPPER not in new_pepper_id
+    # Nor a plain hash of either pepper, which would let a guess of it be confirmed offline (issue 17, F11).
+    assert pepper_id not in plain_pepper_hashes(OLD_PEPPER)
+    assert new_pepper_id not in plain_pepper_hashes(NEW_PEPPER)
     assert_key_works(rotated.test_client(), raw)  # again, now under the current pepper
     assert_key_works(make_app(api_key_pepper=NEW_PEPPER).test_client(), raw)  # the old pepper can go
     assert_key_refused(me(make_app(api_key_pepper=OLD_PEPPER).test_client(), raw), "unknown")

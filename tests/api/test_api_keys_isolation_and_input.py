@@ -12,21 +12,28 @@ off), so a server error shows up as a 500 here rather than as a Python exception
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from werkzeug.http import HTTP_STATUS_CODES
 
+from outter_auth import clock
 from tests.api_key_helpers import (
     GENERATE,
+    KEY_PATTERN,
     KEYS,
     MANAGE,
+    assert_key_refused,
     assert_key_works,
     create_key,
     create_project,
+    freeze_now,
     get_key,
     key_headers,
     list_keys,
+    me,
+    parse_time,
 )
 from tests.assertions import assert_error
 from tests.factories import Actor
@@ -401,9 +408,22 @@ def test_unusual_but_valid_bodies_are_201(client, owner, body):
 
 @pytest.mark.parametrize("grace", [0, 1, 30 * 24 * 3600], ids=["0", "1", "30-days"])
 def test_grace_bounds_are_accepted(client, owner, target, grace):
+    now = freeze_now()
+
     response = client.post(f"{KEYS}/{target['id']}/rotate", json={"grace_period_seconds": grace}, headers=owner.headers)
 
     assert response.status_code == 201, response.get_data(as_text=True)
+    new = response.get_json()
+    assert KEY_PATTERN.fullmatch(new["key"]) and new["id"] != target["id"]
+    assert (new["name"], new["scopes"], new["environment"]) == ("target", ["content:generate"], "live")
+    assert new["revoked_at"] is None
+    assert parse_time(get_key(client, owner.headers, target["id"])["revoked_at"]) == now + timedelta(seconds=grace)
+    assert_key_works(client, new["key"])
+    if grace:
+        assert_key_works(client, target["key"])  # the grace has begun, not ended
+        clock.advance(grace)
+    assert_key_refused(me(client, target["key"]), "revoked")
+    assert_key_works(client, new["key"])
 
 
 # --- query parameters -------------------------------------------------------------------

@@ -35,9 +35,15 @@ def test_login_is_503_with_retry_after(down):
     }
 
 
+UNAVAILABLE = {"code": 503, "status": "Service Unavailable", "message": "the service is temporarily unavailable"}
+
+
 def test_verify_of_an_uncached_key_is_503_not_200(down):
     response = down.post("/api/auth/api-keys/verify", headers={"X-API-Key": api_key_format.generate("live")})
     assert response.status_code == 503
+    assert response.headers["Retry-After"] == "5"  # SPEC §7: 503 with Retry-After, never a guess
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.get_json() == UNAVAILABLE
 
 
 def test_check_of_an_uncached_key_is_503_with_an_empty_body(down):
@@ -59,6 +65,12 @@ def test_the_oauth_token_endpoint_is_503(down):
         "/oauth/token", data={"grant_type": "client_credentials", "client_id": "cli_x", "client_secret": "ocs_x"}
     )
     assert response.status_code == 503
+    assert response.headers["Retry-After"] == "5"
+    assert response.headers["Cache-Control"] == "no-store"
+    body = response.get_json()
+    assert "access_token" not in body
+    # The REST error shape today; RFC 6749's would be just as right for a client to read.
+    assert body == UNAVAILABLE or body.get("error") == "temporarily_unavailable", body
 
 
 @pytest.mark.parametrize("path", ["/healthz", "/api/auth/me", "/.well-known/jwks.json", "/nope", "/oauth/token"])

@@ -220,6 +220,9 @@ def test_patch_keeping_its_own_slug_is_not_a_conflict(client, owner):
     project = create(client, owner, name="Web", slug="web")
     response = client.patch(f"{URL}/{project['id']}", json={"slug": "web", "name": "W"}, headers=owner.headers)
     assert response.status_code == 200
+    body = response.get_json()
+    assert (body["id"], body["slug"], body["name"]) == (project["id"], "web", "W")
+    assert client.get(f"{URL}/{project['id']}", headers=owner.headers).get_json() == body
 
 
 def test_delete_answers_204_and_the_project_is_gone(client, owner):

@@ -10,16 +10,21 @@ from __future__ import annotations
 
 import time
 import uuid
+from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
+import limits.storage.memory
 import pytest
 import redis
 
+from outter_auth import clock, rate_limits
 from outter_auth.config import ConfigError, load_settings
 from outter_auth.services import api_key_format
 from tests.api_key_helpers import create_key
 from tests.assertions import assert_error
 from tests.factories import PASSWORD
+from tests.integration.servers import redis_reachable, require
 from tests.oauth_helpers import FIRST_PARTY, OAuthClient, assert_oauth_error, create_client, token_request
 
 LOGIN = "/api/auth/login"
@@ -103,12 +108,26 @@ def test_successful_logins_do_not_count_against_the_account(limited, owner):
         assert login(client, owner.email, ip=f"203.0.113.{n}").status_code == 200
 
 
-def test_a_limit_is_lifted_when_its_window_passes(limited, owner):
-    client = limited(rate_limit_login_ip="2/second").test_client()
+@pytest.fixture
+def limiter_clock(monkeypatch) -> None:
+    """The limiter's windows on the service's clock, so tests move time instead of sleeping:
+    ``limits``' in-memory storage and our Retry-After arithmetic both read ``time.time()``."""
+    clock.freeze(datetime.now(UTC))
+    timer = SimpleNamespace(time=lambda: clock.now().timestamp(), monotonic=time.monotonic)
+    monkeypatch.setattr(limits.storage.memory, "time", timer)
+    monkeypatch.setattr(rate_limits, "time", timer)
+
+
+def test_a_limit_is_lifted_when_its_window_passes(limited, owner, limiter_clock):
+    client = limited(rate_limit_login_ip="2/minute").test_client()
     assert login(client, owner.email, "wrong-1").status_code == 401
     assert login(client, owner.email, "wrong-2").status_code == 401
-    retry_after = assert_rest_429(login(client, owner.email), longest_window=1)
-    time.sleep(retry_after + 0.05)
+    retry_after = assert_rest_429(login(client, owner.email))
+    assert retry_after == 60  # the whole window: no time has passed
+
+    clock.advance(retry_after - 1)
+    assert assert_rest_429(login(client, owner.email)) == 1
+    clock.advance(1)
     assert login(client, owner.email).status_code == 200
 
 
@@ -385,10 +404,7 @@ def test_behind_a_trusted_proxy_each_client_address_has_its_own_budget(limited, 
 
 @pytest.fixture
 def redis_available() -> None:
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
-    except redis.RedisError:
-        pytest.skip("needs Redis at 127.0.0.1:6379 (CI has it)")
+    require(redis_reachable())  # skipped without Redis, a failure under CI
 
 
 def test_with_redis_every_instance_shares_the_counters(limited, owner, redis_available):

@@ -20,6 +20,8 @@ MANAGEMENT_SCOPES = [
     "projects:read",
     "projects:write",
     "audit:read",
+    "clients:read",  # issue 17, F1
+    "clients:write",
 ]
 PRIVATE_RSA_MEMBERS = {"d", "p", "q", "dp", "dq", "qi", "oth", "k"}
 

@@ -588,13 +588,25 @@ def test_a_key_with_users_write_cannot_make_a_user_more_powerful_than_itself(cli
     assert not {"new-owner@acme.test", "new-admin@acme.test"} & set(roles)
 
 
-def test_a_key_with_users_write_may_add_members(client, owner):
+def test_a_key_with_users_write_may_add_members(app, client, owner):
     caller = create_key(client, owner.headers, scopes=["users:write"])
     body = {"email": "plain@acme.test", "password": "a long password 123", "role": "member"}
 
     response = client.post("/api/auth/users", json=body, headers=key_headers(caller["key"]))
 
     assert response.status_code == 201, response.get_data(as_text=True)
+    made = response.get_json()
+    assert (made["email"], made["role"], made["is_active"]) == ("plain@acme.test", "member", True)
+    listed = client.get("/api/auth/users", headers=owner.headers).get_json()
+    assert made in listed
+    (event,) = [e for e in audit_events(app, "membership.changed") if e["subject"] == made["id"]]
+    assert (event["actor"], event["tenant_id"], event["details"]) == (
+        caller["id"],
+        owner.tenant_id,
+        {"added": True, "role": "member"},
+    )
+    login = client.post("/api/auth/login", json={"email": "plain@acme.test", "password": body["password"]})
+    assert login.status_code == 200 and login.get_json()["scope"] == ""  # a member: no management scope
 
 
 def test_owners_and_admins_are_not_bounded(client, manager, project):

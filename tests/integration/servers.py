@@ -29,6 +29,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
 ISSUER = "https://auth.outter.test"  # the issuer of tests/conftest.py's base_config
@@ -458,6 +460,39 @@ def self_signed_certificate(directory: Path) -> tuple[Path, Path]:
     return certfile, keyfile
 
 
+# -- what a test needs of the machine ----------------------------------------------------------
+
+
+def in_ci() -> bool:
+    """``CI`` is set to anything but empty, 0, false, no or off (``.ci/run`` exports CI=true)."""
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no", "off")
+
+
+def require(missing: str | None) -> None:
+    """Go on when ``missing`` is None; else skip with it as the reason, but fail under CI.
+
+    ``missing`` says which tool or service is absent (nginx, Apache and its modules, luajit,
+    Redis, PostgreSQL). ``.ci/run`` installs and starts every one of them, so a missing one
+    there is a broken CI, and a green run that skipped the gateway tests would prove nothing.
+    On a developer's machine it stays a skip with its reason. Every skip for a missing tool
+    or service goes through here; other skips (a test that needs PostgreSQL while the suite
+    runs on SQLite) are not about the machine and stay plain skips.
+    """
+    if missing is None:
+        return
+    if in_ci():
+        pytest.fail(f"{missing}: CI must provide it (CI={os.environ.get('CI')!r})", pytrace=False)
+    pytest.skip(missing)
+
+
+def nginx_missing() -> str | None:
+    return None if shutil.which("nginx") else "nginx is not installed (apt-get install nginx)"
+
+
+def luajit_missing() -> str | None:
+    return None if shutil.which("luajit") else "luajit is not installed (apt-get install luajit)"
+
+
 # -- reachability of the shared backing services ----------------------------------------------
 
 
@@ -516,6 +551,14 @@ def apache_binary() -> str | None:
 
 def apache_modules_missing() -> list[str]:
     return [file for file in APACHE_MODULES.values() if not (APACHE_MODULES_DIR / file).exists()]
+
+
+def apache_missing() -> str | None:
+    if apache_binary() is None:
+        return "Apache httpd is not installed (apt-get install apache2)"
+    if modules := apache_modules_missing():
+        return f"Apache modules missing: {modules} (apt-get install libapache2-mod-auth-openidc)"
+    return None
 
 
 @dataclass

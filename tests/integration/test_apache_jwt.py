@@ -32,23 +32,22 @@ from tests.integration.servers import (
     Echo,
     Service,
     apache,
-    apache_binary,
-    apache_modules_missing,
+    apache_missing,
     echo_upstream,
     gunicorn,
     outter_cli_json,
+    require,
     self_signed_certificate,
     service_env,
     wait_for,
 )
 
-pytestmark = [
-    pytest.mark.skipif(apache_binary() is None, reason="Apache httpd is not installed (apt-get install apache2)"),
-    pytest.mark.skipif(
-        bool(apache_modules_missing()),
-        reason=f"Apache modules missing: {apache_modules_missing()} (apt-get install libapache2-mod-auth-openidc)",
-    ),
-]
+
+@pytest.fixture(scope="module", autouse=True)
+def _apache_installed() -> None:
+    """Before the module's servers start: skipped without Apache and mod_auth_openidc, a failure under CI."""
+    require(apache_missing())
+
 
 EMAIL = "owner@acme.test"
 JWKS_PATH = "/.well-known/jwks.json"

@@ -31,6 +31,7 @@ from tests.integration.servers import (
     outter_cli,
     outter_cli_json,
     redis_reachable,
+    require,
     service_env,
     wait_for,
 )
@@ -48,8 +49,7 @@ def psycopg_url(url: str) -> str:
 @pytest.fixture
 def postgres_url(request: pytest.FixtureRequest, database_url: str, keys_dir: Path) -> Iterator[str]:
     """The test database if it is PostgreSQL, else a scratch PostgreSQL database, migrated."""
-    if reason := redis_reachable():
-        pytest.skip(reason)
+    require(redis_reachable())
     if database_url.startswith("postgresql"):
         request.getfixturevalue("app")  # migrated; its rows are cleaned after the test
         yield database_url
@@ -57,7 +57,8 @@ def postgres_url(request: pytest.FixtureRequest, database_url: str, keys_dir: Pa
     try:
         admin = psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=3)
     except psycopg.OperationalError as error:
-        pytest.skip(f"PostgreSQL at {POSTGRES_ADMIN_URL} is unreachable: {error}")
+        require(f"PostgreSQL at {POSTGRES_ADMIN_URL} is unreachable: {error}")
+        raise  # not reached: require() skips or fails
     name = f"outter_two_instances_{uuid.uuid4().hex[:12]}"
     url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
     with admin:
