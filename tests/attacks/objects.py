@@ -16,14 +16,15 @@ from typing import Any
 from flask.testing import FlaskClient
 
 from tests.api_key_helpers import create_key
-from tests.assertions import SPEC_CLIENT_SCOPES, SPEC_MANAGEMENT_SCOPES
+from tests.assertions import SPEC_MANAGEMENT_SCOPES
 from tests.factories import PASSWORD, Actor, Factory
 from tests.oauth_helpers import basic_auth
 
 NO_BODY = None
-# API keys never create or change OAuth clients (issue 17, F1): the keys made here hold every
-# other management scope, so the tables' expectations for keys at the client routes stay as they were.
-KEY_SCOPES = sorted(SPEC_MANAGEMENT_SCOPES - SPEC_CLIENT_SCOPES)
+# Every management scope: an API key may read clients with clients:read, and never changes one
+# (a client would escape the key's environment: issue 17, F1), so another tenant's client is a
+# 404 to it like everything else (a made-up id is, too).
+KEY_SCOPES = sorted(SPEC_MANAGEMENT_SCOPES)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import pytest
 from outter_auth.extensions import db
 from outter_auth.services import changes
 from outter_auth.services.invalidation import InvalidationBus
-from tests.integration.servers import REDIS_URL, redis_reachable
+from tests.integration.servers import REDIS_URL, redis_reachable, require
 
 
 @pytest.fixture
@@ -62,7 +62,7 @@ def test_a_cache_entry_is_dropped_when_its_change_commits(app, ctx):
 @pytest.fixture
 def redis_url() -> str:
     if reason := redis_reachable():
-        pytest.skip(reason)
+        require(reason)
     return REDIS_URL
 
 
