@@ -403,7 +403,8 @@ class Probe:
     name: str
     method: str
     path: str
-    key: str | None = None
+    key: str | None = None  # sent as X-API-Key
+    bearer: str | None = None  # sent as Authorization: Bearer
 
 
 @dataclass
@@ -473,6 +474,8 @@ class Load:
                 headers = {"X-Request-Id": request_id}
                 if probe.key is not None:
                     headers["X-API-Key"] = probe.key
+                if probe.bearer is not None:
+                    headers["Authorization"] = f"Bearer {probe.bearer}"
                 sent = time.monotonic()
                 try:
                     response = session.request(
@@ -497,15 +500,28 @@ class Load:
         return sorted((a for answers in self._answers for a in list(answers)), key=lambda a: a.sent)
 
     def attribute(self, access_log: Path) -> list[Answer]:
-        """``answers()`` with the pid of the worker that gave each (None if not logged yet)."""
-        pids = {}
-        for line in access_log.read_text(errors="replace").splitlines():
-            parts = line.split()
-            if len(parts) == 5:
-                pids[parts[4]] = parts[0].strip("<>")  # gunicorn 27 writes "<pid>"
+        """``answers()`` with the pid of the worker that gave each (None if not logged yet).
+
+        A worker logs a request just after it sent the answer: once the load has stopped, this
+        waits (a little, bounded) until every answer's line is there.
+        """
         answers = self.answers()
-        for answer in answers:
-            answer.pid = pids.get(answer.request_id)
+
+        def attributed() -> bool:
+            pids = {}
+            for line in access_log.read_text(errors="replace").splitlines():
+                parts = line.split()
+                if len(parts) == 5:
+                    pids[parts[4]] = parts[0].strip("<>")  # gunicorn 27 writes "<pid>"
+            for answer in answers:
+                answer.pid = pids.get(answer.request_id)
+            return all(a.pid is not None for a in answers if a.status is not None)
+
+        if not attributed() and self._stop.is_set():
+            try:
+                wait_for(attributed, STOP_TIMEOUT, "the access log to name the worker of every answer", 0.05)
+            except TimeoutError:
+                pass  # figures count such answers under worker "?"
         return answers
 
 

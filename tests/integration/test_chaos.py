@@ -21,6 +21,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -133,7 +134,8 @@ class Owner:
         self.base = service.base
         response = login(service)
         assert response.status_code == 200, response.text
-        self.headers = {"Authorization": f"Bearer {response.json()['access_token']}"}
+        self.token = response.json()["access_token"]
+        self.headers = {"Authorization": f"Bearer {self.token}"}
 
     def create_key(self, name: str) -> dict[str, Any]:
         response = requests.post(
@@ -203,6 +205,8 @@ def last_acceptance(answers: list[Answer], since: float) -> dict[str, float]:
     """Per worker: how long after ``since`` the last accepted request was sent (0 if none was)."""
     last: dict[str, float] = {}
     for answer in answers:
+        if answer.status is None:
+            continue
         pid = answer.pid or "?"
         last.setdefault(pid, 0.0)
         if answer.status == 200 and answer.sent >= since:
@@ -240,6 +244,8 @@ def test_a_database_outage_under_load_keeps_recently_seen_keys_verifying(up: Bac
         mix = [probe for i, key in enumerate(seen) for probe in key_probes("seen", f"seen{i}", key)]
         mix += [Probe("revoked", "revoked", "POST", VERIFY, revoked["key"])]
         mix += [Probe("announced", "announced", "POST", VERIFY, announced["key"])]
+        # Not a goal of these tests (issue 16 asks for it too): a Bearer token at check.
+        mix += [Probe("bearer", "bearer", "GET", CHECK, bearer=owner.token)]
         all_names = [probe.name for probe in mix]
 
         with Load(auth.base, mix) as load:
@@ -253,7 +259,7 @@ def test_a_database_outage_under_load_keeps_recently_seen_keys_verifying(up: Bac
             )
             # Revoked in the database behind the service's back, announced only during the outage.
             with psycopg.connect(postgres.dsn(DATABASE), autocommit=True) as db:
-                db.execute("UPDATE api_keys SET revoked_at = now() WHERE id = %s", (announced["id"],))
+                db.execute("UPDATE api_keys SET revoked_at = %s WHERE id = %s", (datetime.now(UTC), announced["id"]))
 
             stop_asked = time.monotonic()
             postgres.stop("fast")
@@ -292,6 +298,9 @@ def test_a_database_outage_under_load_keeps_recently_seen_keys_verifying(up: Bac
     figures.note(f"load: {len(answers)} requests from {load.clients} clients in {load.stopped - load.started:.1f} s")
     figures.note(f"before the outage: {tally(between(answers, load.started, stop_asked))}")
     figures.note(f"during the outage: {tally(outage)}")
+    figures.note(
+        f"a Bearer token at check during the outage (not a goal of this test): {tally(of_kind(outage, 'bearer'))}"
+    )
     figures.note(f"after PostgreSQL accepted connections again: {tally(between(answers, ready))}")
     figures.note(f"pg_ctl stop -m fast took {down - stop_asked:.2f} s; start to ready {ready - start_asked:.2f} s")
 
