@@ -40,6 +40,9 @@ POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 START_TIMEOUT = 60.0  # a start-up wait, not a promise: generous for a slow or busy machine
 STOP_TIMEOUT = 10.0
 PORT_ATTEMPTS = 3
+# gunicorn's access log: "pid method path status", read by Service.pids_that_served. A test may
+# add fields after these four (the chaos tests add the request id they sent).
+ACCESS_LOG_FORMAT = "%(p)s %(m)s %(U)s %(s)s"
 
 
 # -- waiting ----------------------------------------------------------------------------
@@ -197,7 +200,7 @@ class Service:
         served = set()
         for line in self.access_lines()[since:]:
             parts = line.split()
-            if len(parts) == 4 and parts[2] == path and parts[3] == str(status):
+            if len(parts) >= 4 and parts[2] == path and parts[3] == str(status):
                 served.add(parts[0])
         return served
 
@@ -210,6 +213,7 @@ def gunicorn(
     name: str = "gunicorn",
     workers: int = 2,
     tls: tuple[Path, Path] | None = None,
+    access_log_format: str = ACCESS_LOG_FORMAT,
 ) -> Iterator[Service]:
     """``gunicorn wsgi:app`` with the repository's gunicorn.conf.py, on a socket we bound ourselves."""
     workdir.mkdir(parents=True, exist_ok=True)
@@ -235,7 +239,7 @@ def gunicorn(
         "--access-logfile",
         str(access_log),
         "--access-logformat",
-        "%(p)s %(m)s %(U)s %(s)s",
+        access_log_format,
     ]
     if _gunicorn_has_setting("control_socket_disable"):
         # gunicorn 27 opens a control socket, by default one path per user ($HOME/.gunicorn):
