@@ -6,6 +6,8 @@ Every value can be overridden from the environment (``GUNICORN_*``) or the comma
 import multiprocessing
 import os
 
+from outter_auth.gunicorn_hooks import pre_request  # noqa: F401 - a gunicorn setting by its name
+
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count() * 2 + 1))
 threads = int(os.environ.get("GUNICORN_THREADS", "1"))

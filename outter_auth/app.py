@@ -14,7 +14,7 @@ from flask import Flask
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from outter_auth import __version__
+from outter_auth import __version__, outages
 from outter_auth.config import ConfigError, Settings, load_settings
 from outter_auth.cors import init_cors
 from outter_auth.extensions import api, db, migrate
@@ -23,7 +23,7 @@ from outter_auth.request_log import init_request_logging
 from outter_auth.runtime import Runtime
 from outter_auth.services import sessions
 from outter_auth.services.api_keys import Peppers, find_by_raw
-from outter_auth.services.cache import GuardedCache
+from outter_auth.services.cache import GuardedCache, StalePolicy
 from outter_auth.services.changes import tag
 from outter_auth.services.client_tokens import ClientTokenReuse
 from outter_auth.services.clients import ClientInfo
@@ -112,7 +112,8 @@ def _runtime(app: Flask, settings: Settings) -> Runtime:
     )
     peppers = Peppers(settings.api_key_pepper, settings.api_key_old_peppers, naming_key=settings.secret_key)
     key_usage = KeyUsageRecorder(partial(_write_usage, app), background=not settings.is_testing)
-    ttl, stale = settings.api_key_cache_ttl, settings.api_key_stale_ttl
+    ttl = settings.api_key_cache_ttl
+    stale = StalePolicy(settings.api_key_stale_ttl, DATABASE_DOWN, outages.database_failed)
     client_tokens = ClientTokenReuse(settings.client_token_reuse)
     return Runtime(
         settings=settings,
@@ -120,13 +121,11 @@ def _runtime(app: Flask, settings: Settings) -> Runtime:
         token_settings=token_settings,
         peppers=peppers,
         key_usage=key_usage,
-        key_verifier=KeyVerifier(
-            peppers, ttl, partial(_load_api_key, peppers, key_usage), stale_ttl=stale, stale_on=DATABASE_DOWN
-        ),
-        clients=GuardedCache(ttl, 10_000, _client_tags, stale_ttl=stale, stale_on=DATABASE_DOWN),
+        key_verifier=KeyVerifier(peppers, ttl, partial(_load_api_key, peppers, key_usage), stale=stale),
+        clients=GuardedCache(ttl, 10_000, _client_tags, stale=stale),
         client_tokens=client_tokens,
         issuer=TokenIssuer(keystore, token_settings, client_tokens),
-        token_state=TokenState(ttl, _session_member, _is_revoked, stale_ttl=stale, stale_on=DATABASE_DOWN),
+        token_state=TokenState(ttl, _session_member, _is_revoked, stale=stale),
         verified_tokens=VerifiedTokens(token_settings),
         invalidation=InvalidationBus(settings.redis_url, _forget_in(app), _forget_all_in(app)),
         lockout=LockoutPolicy(settings.lockout_threshold, settings.lockout_base_seconds, settings.lockout_max_seconds),

@@ -12,6 +12,7 @@ from flask_limiter import RateLimitExceeded
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from werkzeug.exceptions import RequestEntityTooLarge, UnsupportedMediaType, default_exceptions
 
+from outter_auth import outages
 from outter_auth.auth import AuthenticationFailed, InsufficientScope
 from outter_auth.extensions import api, db
 from outter_auth.oauth import TooManyAttempts
@@ -116,6 +117,7 @@ def _database_unavailable(error: Exception) -> Any:
     """The database is unreachable: 503, never a 500 and never a guess (SPEC §7: no 200 for
     a key we cannot check). The pool's pre-ping reconnects by itself once it is back."""
     log.error("database unavailable: %s", type(error).__name__)
+    outages.database_failed()
     try:
         db.session.rollback()
     except SQLAlchemyError:  # the connection is gone; the session is discarded at teardown

@@ -29,6 +29,24 @@ K = TypeVar("K")
 V = TypeVar("V")
 
 
+def _nothing() -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class StalePolicy:
+    """When a positive entry may be answered past its TTL: for ``ttl`` seconds after it was
+    loaded, while loads fail with one of ``errors`` (the database is unreachable);
+    ``on_error()`` hears of each such failure."""
+
+    ttl: float = 0.0
+    errors: tuple[type[BaseException], ...] = ()
+    on_error: Callable[[], None] = _nothing
+
+
+NEVER_STALE = StalePolicy()
+
+
 @dataclass(frozen=True)
 class _Entry(Generic[V]):
     value: V
@@ -39,10 +57,9 @@ class _Entry(Generic[V]):
 class GuardedCache(Generic[K, V]):
     """A TTL cache with tag invalidation, an invalidation guard and stale-if-error.
 
-    ``tags_of(key, value)`` names what a loaded value depends on; ``stale_on`` lists the
-    exceptions (database unreachable) for which a positive entry may be served stale;
-    ``is_positive(value)`` tells a result worth serving stale from a negative one.
-    A ``ttl`` of 0 turns caching off (every call loads)."""
+    ``tags_of(key, value)`` names what a loaded value depends on; ``stale`` says when a
+    positive entry may be served past its TTL; ``is_positive(value)`` tells a result worth
+    serving stale from a negative one. A ``ttl`` of 0 turns caching off (every call loads)."""
 
     def __init__(
         self,
@@ -50,14 +67,13 @@ class GuardedCache(Generic[K, V]):
         maxsize: int,
         tags_of: Callable[[K, V], Iterable[str]],
         *,
-        stale_ttl: float = 0.0,
-        stale_on: tuple[type[BaseException], ...] = (),
+        stale: StalePolicy = NEVER_STALE,
         is_positive: Callable[[V], bool] = lambda value: value is not None,
         timer: Callable[[], float] = time.monotonic,
     ) -> None:
         self._ttl = ttl
-        self._stale_ttl = max(stale_ttl, ttl)
-        self._stale_on = stale_on
+        self._stale = stale
+        self._stale_ttl = max(stale.ttl, ttl)
         self._tags_of = tags_of
         self._is_positive = is_positive
         self._timer = timer
@@ -81,7 +97,8 @@ class GuardedCache(Generic[K, V]):
             return entry.value
         try:
             value = load()
-        except self._stale_on:
+        except self._stale.errors:
+            self._stale.on_error()
             if entry is not None and self._is_positive(entry.value) and now - entry.loaded_at < self._stale_ttl:
                 return entry.value
             raise

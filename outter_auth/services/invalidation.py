@@ -17,6 +17,10 @@ import redis
 
 log = logging.getLogger(__name__)
 
+# Retries of a lost subscription, every half second at most: once Redis is back, every
+# process must hear invalidations again within a second (SPEC §7). A refused connection
+# costs next to nothing, so trying that often while Redis is down is cheap.
+MAX_BACKOFF = 0.5
 CHANNEL = "outter-auth:changed"  # messages are tags, "<kind>:<id>": "api_key:key_…", "client:cli_…"
 
 
@@ -85,4 +89,4 @@ class InvalidationBus:
                 self.subscribed.clear()
                 log.warning("invalidation channel down (%s); retrying", type(error).__name__)
                 self._stopped.wait(backoff)
-                backoff = min(backoff * 2, 5.0)
+                backoff = min(backoff * 2, MAX_BACKOFF)

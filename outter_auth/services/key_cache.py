@@ -25,7 +25,7 @@ from outter_auth.models import ApiKey
 from outter_auth.models.api_keys import key_status
 from outter_auth.services import api_key_format
 from outter_auth.services.api_keys import ApiKeyRefused, Peppers
-from outter_auth.services.cache import GuardedCache
+from outter_auth.services.cache import NEVER_STALE, GuardedCache, StalePolicy
 from outter_auth.services.changes import tag
 from outter_auth.services.digests import secret_digest
 
@@ -75,15 +75,12 @@ class KeyVerifier:
         ttl: float,
         load: Callable[[str], KeySnapshot | None],
         *,
-        stale_ttl: float = 0.0,
-        stale_on: tuple[type[BaseException], ...] = (),
+        stale: StalePolicy = NEVER_STALE,
     ) -> None:
         """``load(raw_key)`` fetches the key from the database (None if unknown)."""
         self._peppers = peppers
         self._load = load
-        self.cache: GuardedCache[bytes, KeySnapshot | None] = GuardedCache(
-            ttl, MAX_ENTRIES, _tags, stale_ttl=stale_ttl, stale_on=stale_on
-        )
+        self.cache: GuardedCache[bytes, KeySnapshot | None] = GuardedCache(ttl, MAX_ENTRIES, _tags, stale=stale)
 
     def verify(self, raw: object) -> KeySnapshot:
         """The snapshot of an active key, or :class:`ApiKeyRefused` with SPEC §7's code."""

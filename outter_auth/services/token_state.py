@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from outter_auth.services.cache import GuardedCache
+from outter_auth.services.cache import NEVER_STALE, GuardedCache, StalePolicy
 from outter_auth.services.changes import tag
 
 MAX_ENTRIES = 100_000
@@ -30,21 +30,17 @@ class TokenState:
         load_member: LoadMember,
         load_revoked: LoadRevoked,
         *,
-        stale_ttl: float = 0.0,
-        stale_on: tuple[type[BaseException], ...] = (),
+        stale: StalePolicy = NEVER_STALE,
     ) -> None:
         self._load_member = load_member
         self._load_revoked = load_revoked
         # Keyed by "session_id user_id tenant_id" (ids never hold a space).
-        self.members: GuardedCache[str, Member | None] = GuardedCache(
-            ttl, MAX_ENTRIES, _member_tags, stale_ttl=stale_ttl, stale_on=stale_on
-        )
+        self.members: GuardedCache[str, Member | None] = GuardedCache(ttl, MAX_ENTRIES, _member_tags, stale=stale)
         self.revocations: GuardedCache[str, bool] = GuardedCache(
             ttl,
             MAX_ENTRIES,
             lambda jti, revoked: (tag("access_token", jti),),
-            stale_ttl=stale_ttl,
-            stale_on=stale_on,
+            stale=stale,
             is_positive=lambda revoked: not revoked,
         )
 

@@ -40,7 +40,16 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 from requests.adapters import HTTPAdapter
 
-from tests.integration.servers import PORT_ATTEMPTS, START_TIMEOUT, STOP_TIMEOUT, Proc, free_port, stop, wait_for
+from tests.integration.servers import (
+    PORT_ATTEMPTS,
+    START_TIMEOUT,
+    STOP_TIMEOUT,
+    Proc,
+    free_port,
+    require,
+    stop,
+    wait_for,
+)
 
 # The service's access log with the request id each client sent: "pid method path status id".
 ACCESS_LOG_FORMAT = "%(p)s %(m)s %(U)s %(s)s %({x-request-id}i)s"
@@ -60,8 +69,9 @@ PG_READY = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}) UTC .*database 
 
 
 def missing_binary(name: str, hint: str) -> NoReturn:
-    """The one place a chaos test is skipped for a program the machine lacks (CI can make it fail)."""
-    pytest.skip(f"{name} is not installed ({hint})")
+    """The one place a chaos test is skipped for a program the machine lacks (a failure in CI)."""
+    require(f"{name} is not installed ({hint})")
+    raise AssertionError("unreachable: require() skips or fails")
 
 
 def find_binary(name: str, hint: str, also_in: Iterable[Path] = ()) -> str:
@@ -176,9 +186,10 @@ class PrivatePostgres:
             "listen_addresses": "'127.0.0.1'",
             "unix_socket_directories": f"'{self.root}'",
             "max_connections": "60",
-            # A scratch cluster: durability buys nothing here and costs a busy machine's disk.
+            # A scratch cluster: surviving an OS crash buys nothing here (fsync off), but a
+            # commit must survive the server's own crash (``stop -m immediate``), which kills
+            # the processes only: synchronous_commit stays on, so WAL reaches the kernel first.
             "fsync": "off",
-            "synchronous_commit": "off",
             "full_page_writes": "off",
             # Millisecond UTC time stamps: the moment it is ready is read from the log.
             "log_line_prefix": "'%m [%p] '",

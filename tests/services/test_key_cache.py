@@ -14,6 +14,7 @@ import pytest
 from outter_auth import clock
 from outter_auth.services import api_key_format
 from outter_auth.services.api_keys import ApiKeyRefused, Peppers
+from outter_auth.services.cache import StalePolicy
 from outter_auth.services.key_cache import KeySnapshot, KeyVerifier
 
 
@@ -44,7 +45,7 @@ def verifier_over(rows: list[object], ttl: float = 300, stale_ttl: float = 0.0) 
             raise row
         return row  # type: ignore[return-value]
 
-    return KeyVerifier(Peppers(""), ttl, load, stale_ttl=stale_ttl, stale_on=(DatabaseDown,)), loads
+    return KeyVerifier(Peppers(""), ttl, load, stale=StalePolicy(stale_ttl, (DatabaseDown,))), loads
 
 
 def test_an_invalidation_that_arrives_during_a_database_read_is_not_cached():
