@@ -124,6 +124,10 @@ def _database_unavailable(error: Exception) -> Any:
         pass
     if request.path == "/api/auth/gateway/check":  # auth subrequests get empty bodies
         return Response(b"", status=503, headers={"Retry-After": "5", "Cache-Control": "no-store"})
+    if request.path.startswith("/oauth/"):  # RFC 6749 §5.2's registered "try again later"
+        body = {"error": "temporarily_unavailable", "error_description": "the service is temporarily unavailable"}
+        headers = {"Retry-After": "5", "Cache-Control": "no-store", "Pragma": "no-cache"}
+        return Response(json.dumps(body), 503, headers=headers, mimetype="application/json")
     return error_response(503, "the service is temporarily unavailable", {"Retry-After": "5"})
 
 
