@@ -217,6 +217,26 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
 _TESTING_DEFAULTS = {"rate_limits": False, "lockout_threshold": 0, "bcrypt_rounds": 4}
 
 
+def source_checkout() -> Path | None:
+    """The project root when running from a source checkout (``pip install -e .``), else None.
+
+    An installed package lives in site-packages, next to nothing of ours; a checkout has
+    ``setup.py`` beside the package, as ``migrations_dir()`` in app.py also relies on.
+    """
+    root = Path(__file__).resolve().parent.parent
+    return root if (root / "setup.py").is_file() and (root / "migrations").is_dir() else None
+
+
+def keys_anchor(instance_path: str | os.PathLike[str]) -> Path:
+    """Where a relative ``OUTTER_KEYS_DIR`` is resolved: one fixed place, never the cwd (SPEC §9).
+
+    The project root of a source checkout (the README's ``keys/``), else Flask's instance
+    folder (an installed package has no project root). Resolving against the current
+    directory made ``outter-auth keys list`` run from another folder find no key there.
+    """
+    return source_checkout() or Path(instance_path).resolve()
+
+
 def load_settings(
     overrides: Mapping[str, Any] | None = None,
     environ: Mapping[str, str] | None = None,
@@ -259,4 +279,4 @@ def _derive(raw: dict[str, Any], instance_path: Path) -> None:
         raw["database_url"] = f"sqlite:///{instance_path.resolve() / 'outter_auth.db'}"
     raw["issuer_explicit"] = bool(raw.get("issuer"))
     raw["issuer"] = str(raw.get("issuer") or "http://localhost:5000").rstrip("/")
-    raw["keys_dir"] = str(Path(raw.get("keys_dir") or "keys").resolve())
+    raw["keys_dir"] = str((keys_anchor(instance_path) / (raw.get("keys_dir") or "keys")).resolve())
