@@ -113,6 +113,21 @@ class Settings:
         if self.database_url.startswith("sqlite"):
             log.warning("production is running on SQLite; use PostgreSQL (OUTTER_DATABASE_URL)")
 
+    def unshared_state_warning(self, workers: int) -> str | None:
+        """Why ``workers`` processes without Redis misbehave in production, or None if they do not.
+
+        Without ``OUTTER_REDIS_URL`` rate-limit counters live in each worker (a budget is
+        multiplied by the worker count) and a revoked key or client is dropped only by the
+        worker that revoked it, the others serving it from cache until the TTL ends.
+        """
+        if not self.is_production or self.redis_url or workers <= 1:
+            return None
+        return (
+            f"OUTTER_REDIS_URL is empty with {workers} workers: rate limits count per worker and other workers "
+            f"see a revoked API key or client only after OUTTER_API_KEY_CACHE_TTL ({self.api_key_cache_ttl} s); "
+            "set OUTTER_REDIS_URL"
+        )
+
 
 _INT_FIELDS = {
     "access_token_ttl": (1, None),
@@ -215,6 +230,18 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
 # off there unless a test turns it on (tests/api/test_rate_limits.py, test_lockout.py), and
 # bcrypt is as cheap as it goes.
 _TESTING_DEFAULTS = {"rate_limits": False, "lockout_threshold": 0, "bcrypt_rounds": 4}
+
+
+def require_explicit_env(environ: Mapping[str, str] | None = None) -> None:
+    """Refuse to serve through the WSGI entry point without ``OUTTER_ENV`` (SPEC §9).
+
+    A missing ``OUTTER_ENV`` means development: an empty pepper, a self-made signing key and
+    a localhost issuer, in what the operator believes is production. ``outter-auth`` and the
+    test suite keep their defaults; only a WSGI server must be told.
+    """
+    environ = os.environ if environ is None else environ
+    if not environ.get("OUTTER_ENV"):
+        raise ConfigError(f"OUTTER_ENV must be set to one of {', '.join(ENVIRONMENTS)} to serve through WSGI")
 
 
 def source_checkout() -> Path | None:

@@ -10,8 +10,10 @@ works too). gunicorn reads a config module only when told (``-c``, or ``--config
 Every value can be overridden from the environment (``GUNICORN_*``) or the command line.
 """
 
+import logging
 import multiprocessing
 import os
+from typing import Any
 
 wsgi_app = "outter_auth.wsgi:app"
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
@@ -38,3 +40,16 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 preload_app = True
 # No per-user control socket: several instances on one host would share it otherwise.
 control_socket_disable = True
+
+
+def when_ready(server: Any) -> None:
+    """Warn at start-up when several workers run without the Redis they need to agree (issue 17.11)."""
+    from outter_auth.config import ConfigError, load_settings
+
+    try:
+        settings = load_settings()
+    except ConfigError:
+        return  # the app itself refuses to start, with the reason
+    warning = settings.unshared_state_warning(server.cfg.workers)
+    if warning is not None:
+        logging.getLogger("outter_auth.gunicorn").warning(warning)

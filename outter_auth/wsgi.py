@@ -8,9 +8,10 @@ from __future__ import annotations
 import sys
 
 from outter_auth.app import create_app
-from outter_auth.config import ConfigError
+from outter_auth.config import ConfigError, require_explicit_env
 
 try:
+    require_explicit_env()
     app = create_app()
 except ConfigError as error:
     # One line, no traceback: the operator needs the reason, not our stack.

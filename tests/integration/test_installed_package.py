@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.servers import REPO, free_port, running, wait_until_serving
+from tests.integration.servers import REPO, free_port, running, wait_for, wait_until_serving
 
 # What a wheel is built from: nothing else of the checkout goes into the build.
 SOURCES = ("setup.py", "setup.cfg", "outter_auth", "migrations", "README.md")
@@ -126,8 +126,8 @@ def test_gunicorn_serves_the_installed_package_from_outside_the_checkout(install
     with running("gunicorn-installed", argv, installed.root / "gunicorn.log", env=env, cwd=serve_dir) as proc:
         wait_until_serving(proc, f"http://127.0.0.1:{port}/readyz")
         # the package's settings were used: two workers (gunicorn's own default is one)
-        booted = [
-            line for line in (installed.root / "gunicorn.log").read_text().splitlines() if "Booting worker" in line
-        ]
-        assert len(booted) == 2, booted
+        log = installed.root / "gunicorn.log"
+        wait_for(lambda: log.read_text().count("Booting worker") == 2, 30, "two workers")
+        # production, two workers, no OUTTER_REDIS_URL: said once, at start-up (issue 17.11)
+        assert log.read_text().count("OUTTER_REDIS_URL is empty with 2 workers") == 1
     assert list(serve_dir.iterdir()) == []
