@@ -188,6 +188,8 @@ def _configure_flask(app: Flask, settings: Settings) -> None:
         OPENAPI_JSON_PATH="openapi.json",
         OPENAPI_SWAGGER_UI_PATH="/docs",
         OPENAPI_SWAGGER_UI_URL=ASSETS_URL,
+        # Swagger UI would send the document's URL to validator.swagger.io on a non-local host.
+        OPENAPI_SWAGGER_UI_CONFIG={"validatorUrl": None},
     )
 
 
