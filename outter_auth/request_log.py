@@ -89,6 +89,10 @@ def configure_logging(log_format: str) -> logging.Handler:
     handler.setFormatter(LogFormatter(log_format))
     # Flask adds its own stderr handler to app.logger (also "outter_auth") if it finds none.
     logger.removeHandler(default_handler)
+    # The development server logs every request too: ours is the one line per request.
+    werkzeug = logging.getLogger("werkzeug")
+    if not any(isinstance(f, WerkzeugRequestLineFilter) for f in werkzeug.filters):
+        werkzeug.addFilter(WerkzeugRequestLineFilter())
     if logger.level == logging.NOTSET:  # an operator's explicit level stays
         logger.setLevel(logging.INFO)
     redact_tokens()
@@ -180,6 +184,24 @@ class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
     @stream.setter
     def stream(self, value: Any) -> None:
         pass
+
+
+class WerkzeugRequestLineFilter(logging.Filter):
+    """Drop the development server's per-request line (``"GET / HTTP/1.1" 200 -``).
+
+    werkzeug's ``WSGIRequestHandler.log_request`` logs it at INFO with the request line,
+    status and size as the three arguments of ``'... "%s" %s %s'``; its start-up banner and
+    its errors pass.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (
+            record.levelno == logging.INFO
+            and isinstance(record.msg, str)
+            and record.msg.endswith('"%s" %s %s')
+            and isinstance(record.args, tuple)
+            and len(record.args) == 3
+        )
 
 
 class TokenRedactingFilter(logging.Filter):

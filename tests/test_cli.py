@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -301,3 +303,39 @@ def test_the_cli_from_another_folder_makes_no_key_there(tmp_path):
         assert result.returncode == 0, result.stderr
     assert list(elsewhere.iterdir()) == []
     assert not (tmp_path / "keys").exists() or not list((tmp_path / "keys").glob("*.pem"))
+
+
+# -- noise (issue 13.8): the first-steps hint is for the development server only ------------
+
+HINT = "no users yet"
+NO_TABLES = "run `outter-auth db upgrade`"
+
+
+def test_cli_commands_do_not_repeat_the_first_steps_hint(fresh_development, caplog):
+    with caplog.at_level(logging.WARNING):
+        assert invoke("keys", "list").exit_code == 0
+        assert invoke("tenants", "create", "acme").exit_code == 0
+    assert HINT not in caplog.text
+
+
+def test_the_development_server_gives_the_hint_when_it_starts(fresh_development, caplog):
+    import click
+
+    from outter_auth.cli import _cli_app
+
+    with caplog.at_level(logging.WARNING), click.Context(click.Command("run"), info_name="run"):
+        _cli_app()
+    assert HINT in caplog.text
+
+
+def test_db_upgrade_does_not_ask_for_itself(tmp_path, monkeypatch, caplog):
+    monkeypatch.setenv("OUTTER_ENV", "development")
+    monkeypatch.setenv("OUTTER_DATABASE_URL", f"sqlite:///{tmp_path / 'new.db'}")
+    monkeypatch.setenv("OUTTER_KEYS_DIR", str(tmp_path / "keys"))
+    monkeypatch.chdir(tmp_path)
+    with caplog.at_level(logging.INFO):
+        result = invoke("db", "upgrade")
+    assert result.exit_code == 0, result.output
+    assert NO_TABLES not in caplog.text
+    with sqlite3.connect(tmp_path / "new.db") as migrated:
+        assert migrated.execute("SELECT version_num FROM alembic_version").fetchone()
