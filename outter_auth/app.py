@@ -18,6 +18,7 @@ from outter_auth import __version__
 from outter_auth.config import ConfigError, Settings, load_settings
 from outter_auth.cors import init_cors
 from outter_auth.extensions import api, db, migrate
+from outter_auth.metrics import init_metrics
 from outter_auth.rate_limits import init_rate_limits
 from outter_auth.request_log import init_request_logging
 from outter_auth.runtime import Runtime
@@ -72,6 +73,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, serving: bool = True)
     migrate.init_app(app, db, directory=migrations_dir())
     _register_api(app)
     init_request_logging(app, settings)
+    init_metrics(app, settings)
     init_cors(app, settings)
     app.extensions["outter_auth"].rate_limits = init_rate_limits(app, settings)
 

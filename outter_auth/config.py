@@ -85,6 +85,9 @@ class Settings:
     cors_origins: tuple[str, ...] = ()
     # Request logs: "json" (one JSON object per line) or "text".
     log_format: str = "json"
+    # Prometheus metrics at GET /metrics (SPEC §13); a Bearer token guards them when set.
+    metrics: bool = False
+    metrics_token: str = ""
     # False when OUTTER_ISSUER was not given and the local default is in use.
     issuer_explicit: bool = False
 
@@ -112,6 +115,8 @@ class Settings:
                 raise ConfigError(f"{name} must be at least {MIN_SECRET_LENGTH} characters in production")
         if self.database_url.startswith("sqlite"):
             log.warning("production is running on SQLite; use PostgreSQL (OUTTER_DATABASE_URL)")
+        if self.metrics and not self.metrics_token:
+            log.warning("/metrics is open to anybody who can reach it: set OUTTER_METRICS_TOKEN")
 
     def unshared_state_warning(self, workers: int) -> str | None:
         """Why ``workers`` processes without Redis misbehave in production, or None if they do not.
@@ -224,6 +229,7 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "scopes": lambda name, raw: _parse_scopes(raw),
     "cors_origins": lambda name, raw: _parse_origins(raw),
     "rate_limits": _parse_bool,
+    "metrics": _parse_bool,
     "api_key_old_peppers": _parse_list,
 }
 # The test suite logs in hundreds of times from one address: brute-force protection is

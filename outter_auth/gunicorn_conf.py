@@ -13,6 +13,9 @@ Every value can be overridden from the environment (``GUNICORN_*``) or the comma
 import logging
 import multiprocessing
 import os
+import shutil
+import tempfile
+from pathlib import Path
 from typing import Any
 
 wsgi_app = "outter_auth.wsgi:app"
@@ -53,3 +56,30 @@ def when_ready(server: Any) -> None:
     warning = settings.unshared_state_warning(server.cfg.workers)
     if warning is not None:
         logging.getLogger("outter_auth.gunicorn").warning(warning)
+
+
+# -- metrics of every worker in one place (SPEC §13, outter_auth/metrics.py) ------------------
+# prometheus_client chooses its multiprocess mode when it is imported, so the folder is set
+# here, before the app is loaded. Left-over files of an earlier run would be added to this
+# run's totals: an operator's PROMETHEUS_MULTIPROC_DIR is emptied, ours is new and removed at exit.
+_METRICS_ON = os.environ.get("OUTTER_METRICS", "").lower() in ("1", "true", "yes", "on")
+_OWN_METRICS_DIR: str | None = None
+if _METRICS_ON:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        for stale in Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).glob("*.db"):
+            stale.unlink()
+    else:
+        _OWN_METRICS_DIR = os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="outter-auth-metrics-")
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """A worker ended: its live-value files go (counters and histograms keep their totals)."""
+    if _METRICS_ON:
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
+
+
+def on_exit(server: Any) -> None:
+    if _OWN_METRICS_DIR is not None:
+        shutil.rmtree(_OWN_METRICS_DIR, ignore_errors=True)

@@ -32,6 +32,7 @@ from typing import Any
 from flask import Flask, Response, current_app, g, has_app_context, has_request_context, request
 from flask.logging import default_handler
 
+from outter_auth import metrics
 from outter_auth.config import Settings
 
 REQUEST_ID_HEADER = "X-Request-Id"
@@ -147,18 +148,21 @@ def _log_unfinished(error: BaseException | None) -> None:
 def _log_request(status: int | None) -> None:
     g.request_logged = True
     started = g.get("request_started")
+    seconds = time.perf_counter() - started if started is not None else None
     principal = g.get("principal")
     path = request.path[:_MAX_PATH]
     fields: dict[str, Any] = {
         "method": request.method,
         "path": path,
         "status": status,
-        "duration_ms": round((time.perf_counter() - started) * 1000, 2) if started is not None else None,
+        "duration_ms": round(seconds * 1000, 2) if seconds is not None else None,
         "principal_type": getattr(principal, "type", None),
         "principal_id": getattr(principal, "id", None),
         "tenant_id": getattr(principal, "tenant_id", None),
         "remote_ip": request.remote_addr,
     }
+    # The request-level series (SPEC §13) are counted here, with the log line: one place.
+    metrics.request_finished(request.endpoint, request.method, status, seconds)
     level = logging.WARNING if status is None or status >= 500 else logging.INFO
     request_log.log(
         level, "%s %s %s", printable(request.method), printable(path), status, extra={"outter_request": fields}

@@ -213,3 +213,27 @@ def test_the_keys_dir_is_the_same_from_any_folder(tmp_path):
         seen.add(result.stdout.strip().splitlines()[-1])
     assert seen == {str(REPO / "keys")}
     assert not list(tmp_path.glob("*/keys"))
+
+
+# -- metrics (SPEC §13) ------------------------------------------------------------------------
+
+
+def test_metrics_are_off_by_default_and_read_from_the_environment(tmp_path):
+    assert not load_settings(environ={}, instance_path=tmp_path).metrics
+    settings = load_settings(
+        environ={"OUTTER_METRICS": "true", "OUTTER_METRICS_TOKEN": "t" * 32}, instance_path=tmp_path
+    )
+    assert settings.metrics and settings.metrics_token == "t" * 32
+    with pytest.raises(ConfigError, match="OUTTER_METRICS must be true or false"):
+        load_settings(environ={"OUTTER_METRICS": "maybe"}, instance_path=tmp_path)
+
+
+def test_production_warns_about_open_metrics(tmp_path, caplog):
+    environ = {**SAFE_PRODUCTION, "OUTTER_METRICS": "true"}
+    with caplog.at_level(logging.WARNING):
+        load_settings(environ=environ, instance_path=tmp_path).check_production()
+    assert "set OUTTER_METRICS_TOKEN" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        load_settings(environ={**environ, "OUTTER_METRICS_TOKEN": "t" * 32}, instance_path=tmp_path).check_production()
+    assert "OUTTER_METRICS_TOKEN" not in caplog.text

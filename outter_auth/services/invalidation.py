@@ -11,13 +11,18 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
 
 import redis
 
+from outter_auth import metrics
+
 log = logging.getLogger(__name__)
 
-CHANNEL = "outter-auth:changed"  # messages are tags, "<kind>:<id>": "api_key:key_…", "client:cli_…"
+# Messages are "<tag> <unix time of publishing>", the tag "<kind>:<id>" ("api_key:key_… 1767225600.123456");
+# the time is for the invalidation-lag metric, and a message without it is still understood.
+CHANNEL = "outter-auth:changed"
 
 
 class InvalidationBus:
@@ -57,7 +62,7 @@ class InvalidationBus:
         self.start()
         try:
             assert self._client is not None
-            self._client.publish(CHANNEL, tag)
+            self._client.publish(CHANNEL, f"{tag} {time.time():.6f}")
         except redis.RedisError as error:
             log.warning("could not publish an invalidation: %s", type(error).__name__)
 
@@ -80,9 +85,18 @@ class InvalidationBus:
                         break
                     data = message.get("data")
                     if isinstance(data, bytes):
-                        self._on_changed(data.decode("utf-8", "replace"))
+                        tag, _, sent = data.decode("utf-8", "replace").partition(" ")
+                        self._on_changed(tag)
+                        _observe_lag(sent)
             except redis.RedisError as error:
                 self.subscribed.clear()
                 log.warning("invalidation channel down (%s); retrying", type(error).__name__)
                 self._stopped.wait(backoff)
                 backoff = min(backoff * 2, 5.0)
+
+
+def _observe_lag(sent: str) -> None:
+    try:
+        metrics.invalidation_received(time.time() - float(sent))
+    except ValueError:
+        pass  # an older publisher's message, without the time
