@@ -80,6 +80,14 @@ def child_exit(server: Any, worker: Any) -> None:
         multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
 
 
+def worker_exit(server: Any, worker: Any) -> None:
+    """A worker ends (max_requests, HUP, shutdown): what it counted in its last second is written."""
+    if _METRICS_ON:
+        from outter_auth import metrics
+
+        metrics.flush()
+
+
 def on_exit(server: Any) -> None:
     if _OWN_METRICS_DIR is not None:
         shutil.rmtree(_OWN_METRICS_DIR, ignore_errors=True)

@@ -77,12 +77,16 @@ def test_a_metrics_token_is_required_when_set(make_app, authorization):
 
 
 def test_the_functions_do_nothing_while_metrics_are_off(monkeypatch):
+    metrics.flush()
     monkeypatch.setattr(metrics, "_enabled", False)
     before = metrics.LOCKOUTS._value.get()
     metrics.lockout()
     metrics.token_issued("password")
     metrics.request_finished("health.Healthz", "GET", 200, 0.001)
+    metrics.gateway_result("verify", "valid")
+    metrics.key_cache_lookup(hit=True)
     assert metrics.LOCKOUTS._value.get() == before
+    assert metrics._counts == {} and metrics._latencies == {}
 
 
 # -- the series ----------------------------------------------------------------------------------
@@ -221,3 +225,28 @@ def test_every_metric_the_dashboard_queries_is_served(metrics_app, owner: Actor)
         served |= {name + suffix for suffix in suffixes} | {name}
     missing = dashboard_metric_names() - served
     assert not missing, missing
+
+
+def test_latencies_land_in_their_buckets_once_written(metrics_app):
+    """The request path only adds up in memory; flush() (and /metrics, which calls it) writes
+    the counts and the histogram's buckets and sum into prometheus_client."""
+    before = scrape(metrics_app)
+    for seconds in (0.003, 0.003, 0.2, 9.0):
+        metrics.request_finished("test.Endpoint", "GET", 200, seconds)
+    metrics.flush()
+    after = scrape(metrics_app)
+
+    def delta(le: str) -> float:
+        name = "outter_auth_http_request_duration_seconds_bucket"
+        return value(after, name, endpoint="test.Endpoint", le=le) - value(
+            before, name, endpoint="test.Endpoint", le=le
+        )
+
+    assert (delta("0.0025"), delta("0.005"), delta("0.25"), delta("5.0"), delta("+Inf")) == (0, 2, 3, 3, 4)
+    total = "outter_auth_http_request_duration_seconds_sum"
+    assert value(after, total, endpoint="test.Endpoint") - value(
+        before, total, endpoint="test.Endpoint"
+    ) == pytest.approx(9.206)
+    counted = "outter_auth_http_requests_total"
+    labels = {"endpoint": "test.Endpoint", "method": "GET", "status": "200"}
+    assert value(after, counted, **labels) - value(before, counted, **labels) == 4
