@@ -1,34 +1,7 @@
-"""gunicorn settings for production: ``gunicorn wsgi:app`` picks this file up.
+"""gunicorn settings of a source checkout: ``gunicorn wsgi:app`` picks this file up.
 
-Every value can be overridden from the environment (``GUNICORN_*``) or the command line.
+The settings live in the package (``outter_auth/gunicorn_conf.py``), so an installed package
+runs with the same: ``gunicorn -c python:outter_auth.gunicorn_conf outter_auth.wsgi:app``.
 """
 
-import multiprocessing
-import os
-
-from outter_auth.gunicorn_hooks import pre_request  # noqa: F401 - a gunicorn setting by its name
-
-bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
-workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count() * 2 + 1))
-threads = int(os.environ.get("GUNICORN_THREADS", "1"))
-# Sync workers: bcrypt and RSA signing are CPU-bound, so more threads would not help.
-worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "sync")
-timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
-graceful_timeout = 30
-keepalive = 5
-# Recycle workers now and then so a slow leak can never take a node down.
-max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "10000"))
-max_requests_jitter = 1000
-# Refuse oversized request lines and headers before they reach Flask.
-limit_request_line = 8190
-limit_request_field_size = 16384
-# The app logs every request itself, as one JSON line on stderr with its request id
-# (outter_auth/request_log.py, OUTTER_LOG_FORMAT), so gunicorn's own access log is off
-# by default; GUNICORN_ACCESSLOG=- (or a file) turns it back on.
-accesslog = os.environ.get("GUNICORN_ACCESSLOG") or None
-errorlog = "-"
-forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
-# Load the app once in the master so a bad configuration stops start-up with its reason.
-preload_app = True
-# No per-user control socket: several instances on one host would share it otherwise.
-control_socket_disable = True
+from outter_auth.gunicorn_conf import *  # noqa: F403 (gunicorn reads every setting by name)

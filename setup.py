@@ -29,6 +29,7 @@ setup(
         "redis>=5",
         "Flask-Limiter[redis]>=4.1,<5",
         "flask-cors>=6,<7",
+        "prometheus-client>=0.20",
     ],
     extras_require={
         "dev": [

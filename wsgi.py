@@ -1,12 +1,8 @@
-"""WSGI entry point: ``gunicorn wsgi:app`` (see gunicorn.conf.py)."""
+"""WSGI entry point of a source checkout: ``gunicorn wsgi:app`` (see gunicorn.conf.py).
 
-import sys
+The same app as the installed package's ``outter_auth.wsgi:app``.
+"""
 
-from outter_auth.app import create_app
-from outter_auth.config import ConfigError
+from outter_auth.wsgi import app
 
-try:
-    app = create_app()
-except ConfigError as error:
-    # One line, no traceback: the operator needs the reason, not our stack.
-    sys.exit(f"outter-auth: refusing to start: {error}")
+__all__ = ["app"]

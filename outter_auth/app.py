@@ -18,6 +18,7 @@ from outter_auth import __version__, outages
 from outter_auth.config import ConfigError, Settings, load_settings
 from outter_auth.cors import init_cors
 from outter_auth.extensions import api, db, migrate
+from outter_auth.metrics import init_metrics
 from outter_auth.rate_limits import init_rate_limits
 from outter_auth.request_log import init_request_logging
 from outter_auth.runtime import Runtime
@@ -51,7 +52,10 @@ def create_app(config: Mapping[str, Any] | None = None, *, serving: bool = True)
     """Build the app. ``config`` overrides settings by field name (see ``config.Settings``).
 
     ``serving=False`` is for the CLI: it may run before any signing key exists
-    (``keys generate``, ``db upgrade``), so the key is not demanded then.
+    (``keys generate``, ``db upgrade``), so the key is neither demanded nor, outside
+    production, generated then: only a server's first start makes a development key
+    (``outter-auth run`` builds its app with ``serving=True``), so a command run with
+    another keys dir cannot leave a second key behind.
     """
     app = Flask("outter_auth", instance_relative_config=True)
     settings = load_settings(config, instance_path=app.instance_path)
@@ -69,6 +73,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, serving: bool = True)
     migrate.init_app(app, db, directory=migrations_dir())
     _register_api(app)
     init_request_logging(app, settings)
+    init_metrics(app, settings)
     init_cors(app, settings)
     app.extensions["outter_auth"].rate_limits = init_rate_limits(app, settings)
 
@@ -77,7 +82,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, serving: bool = True)
 
     register_error_handlers(app)
     register_cli(app)
-    if settings.env == "development":
+    if settings.env == "development" and serving:
         _hint_first_steps(app)
     return app
 
@@ -184,16 +189,18 @@ def _configure_flask(app: Flask, settings: Settings) -> None:
         OPENAPI_JSON_PATH="openapi.json",
         OPENAPI_SWAGGER_UI_PATH="/docs",
         OPENAPI_SWAGGER_UI_URL=ASSETS_URL,
+        # Swagger UI would send the document's URL to validator.swagger.io on a non-local host.
+        OPENAPI_SWAGGER_UI_CONFIG={"validatorUrl": None},
     )
 
 
 def _ensure_signing_key(settings: Settings, keystore: KeyStore, serving: bool) -> None:
     if keystore.ring().active_key() is not None:
         return
-    if settings.is_production:
-        if serving:
-            raise ConfigError(f"no active signing key in {settings.keys_dir}: run `outter-auth keys generate`")
+    if not serving:
         return
+    if settings.is_production:
+        raise ConfigError(f"no active signing key in {settings.keys_dir}: run `outter-auth keys generate`")
     record = keystore.generate(only_if_none_active=True)
     if record is not None:
         log.warning("generated a development signing key kid=%s in %s", record.kid, settings.keys_dir)

@@ -32,9 +32,15 @@ def _cli_app() -> Flask:
     from outter_auth.config import ConfigError
 
     try:
-        return create_app(serving=False)
+        return create_app(serving=_starting_server())
     except ConfigError as error:
         sys.exit(f"outter-auth: refusing to start: {error}")
+
+
+def _starting_server() -> bool:
+    """True for ``outter-auth run``: only the development server's start may make a key."""
+    context = click.get_current_context(silent=True)
+    return context is not None and context.info_name == "run"
 
 
 cli = FlaskGroup(create_app=_cli_app, help="Outter Auth: API keys, JWTs and sessions for Outter.")

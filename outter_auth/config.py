@@ -85,6 +85,9 @@ class Settings:
     cors_origins: tuple[str, ...] = ()
     # Request logs: "json" (one JSON object per line) or "text".
     log_format: str = "json"
+    # Prometheus metrics at GET /metrics (SPEC §13); a Bearer token guards them when set.
+    metrics: bool = False
+    metrics_token: str = ""
     # False when OUTTER_ISSUER was not given and the local default is in use.
     issuer_explicit: bool = False
 
@@ -112,6 +115,23 @@ class Settings:
                 raise ConfigError(f"{name} must be at least {MIN_SECRET_LENGTH} characters in production")
         if self.database_url.startswith("sqlite"):
             log.warning("production is running on SQLite; use PostgreSQL (OUTTER_DATABASE_URL)")
+        if self.metrics and not self.metrics_token:
+            log.warning("/metrics is open to anybody who can reach it: set OUTTER_METRICS_TOKEN")
+
+    def unshared_state_warning(self, workers: int) -> str | None:
+        """Why ``workers`` processes without Redis misbehave in production, or None if they do not.
+
+        Without ``OUTTER_REDIS_URL`` rate-limit counters live in each worker (a budget is
+        multiplied by the worker count) and a revoked key or client is dropped only by the
+        worker that revoked it, the others serving it from cache until the TTL ends.
+        """
+        if not self.is_production or self.redis_url or workers <= 1:
+            return None
+        return (
+            f"OUTTER_REDIS_URL is empty with {workers} workers: rate limits count per worker and other workers "
+            f"see a revoked API key or client only after OUTTER_API_KEY_CACHE_TTL ({self.api_key_cache_ttl} s); "
+            "set OUTTER_REDIS_URL"
+        )
 
 
 _INT_FIELDS = {
@@ -209,12 +229,45 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "scopes": lambda name, raw: _parse_scopes(raw),
     "cors_origins": lambda name, raw: _parse_origins(raw),
     "rate_limits": _parse_bool,
+    "metrics": _parse_bool,
     "api_key_old_peppers": _parse_list,
 }
 # The test suite logs in hundreds of times from one address: brute-force protection is
 # off there unless a test turns it on (tests/api/test_rate_limits.py, test_lockout.py), and
 # bcrypt is as cheap as it goes.
 _TESTING_DEFAULTS = {"rate_limits": False, "lockout_threshold": 0, "bcrypt_rounds": 4}
+
+
+def require_explicit_env(environ: Mapping[str, str] | None = None) -> None:
+    """Refuse to serve through the WSGI entry point without ``OUTTER_ENV`` (SPEC §9).
+
+    A missing ``OUTTER_ENV`` means development: an empty pepper, a self-made signing key and
+    a localhost issuer, in what the operator believes is production. ``outter-auth`` and the
+    test suite keep their defaults; only a WSGI server must be told.
+    """
+    environ = os.environ if environ is None else environ
+    if not environ.get("OUTTER_ENV"):
+        raise ConfigError(f"OUTTER_ENV must be set to one of {', '.join(ENVIRONMENTS)} to serve through WSGI")
+
+
+def source_checkout() -> Path | None:
+    """The project root when running from a source checkout (``pip install -e .``), else None.
+
+    An installed package lives in site-packages, next to nothing of ours; a checkout has
+    ``setup.py`` beside the package, as ``migrations_dir()`` in app.py also relies on.
+    """
+    root = Path(__file__).resolve().parent.parent
+    return root if (root / "setup.py").is_file() and (root / "migrations").is_dir() else None
+
+
+def keys_anchor(instance_path: str | os.PathLike[str]) -> Path:
+    """Where a relative ``OUTTER_KEYS_DIR`` is resolved: one fixed place, never the cwd (SPEC §9).
+
+    The project root of a source checkout (the README's ``keys/``), else Flask's instance
+    folder (an installed package has no project root). Resolving against the current
+    directory made ``outter-auth keys list`` run from another folder find no key there.
+    """
+    return source_checkout() or Path(instance_path).resolve()
 
 
 def load_settings(
@@ -259,4 +312,4 @@ def _derive(raw: dict[str, Any], instance_path: Path) -> None:
         raw["database_url"] = f"sqlite:///{instance_path.resolve() / 'outter_auth.db'}"
     raw["issuer_explicit"] = bool(raw.get("issuer"))
     raw["issuer"] = str(raw.get("issuer") or "http://localhost:5000").rstrip("/")
-    raw["keys_dir"] = str(Path(raw.get("keys_dir") or "keys").resolve())
+    raw["keys_dir"] = str((keys_anchor(instance_path) / (raw.get("keys_dir") or "keys")).resolve())

@@ -32,6 +32,7 @@ from typing import Any
 from flask import Flask, Response, current_app, g, has_app_context, has_request_context, request
 from flask.logging import default_handler
 
+from outter_auth import metrics
 from outter_auth.config import Settings
 
 REQUEST_ID_HEADER = "X-Request-Id"
@@ -89,6 +90,10 @@ def configure_logging(log_format: str) -> logging.Handler:
     handler.setFormatter(LogFormatter(log_format))
     # Flask adds its own stderr handler to app.logger (also "outter_auth") if it finds none.
     logger.removeHandler(default_handler)
+    # The development server logs every request too: ours is the one line per request.
+    werkzeug = logging.getLogger("werkzeug")
+    if not any(isinstance(f, WerkzeugRequestLineFilter) for f in werkzeug.filters):
+        werkzeug.addFilter(WerkzeugRequestLineFilter())
     if logger.level == logging.NOTSET:  # an operator's explicit level stays
         logger.setLevel(logging.INFO)
     redact_tokens()
@@ -143,18 +148,21 @@ def _log_unfinished(error: BaseException | None) -> None:
 def _log_request(status: int | None) -> None:
     g.request_logged = True
     started = g.get("request_started")
+    seconds = time.perf_counter() - started if started is not None else None
     principal = g.get("principal")
     path = request.path[:_MAX_PATH]
     fields: dict[str, Any] = {
         "method": request.method,
         "path": path,
         "status": status,
-        "duration_ms": round((time.perf_counter() - started) * 1000, 2) if started is not None else None,
+        "duration_ms": round(seconds * 1000, 2) if seconds is not None else None,
         "principal_type": getattr(principal, "type", None),
         "principal_id": getattr(principal, "id", None),
         "tenant_id": getattr(principal, "tenant_id", None),
         "remote_ip": request.remote_addr,
     }
+    # The request-level series (SPEC §13) are counted here, with the log line: one place.
+    metrics.request_finished(request.endpoint, request.method, status, seconds)
     level = logging.WARNING if status is None or status >= 500 else logging.INFO
     request_log.log(
         level, "%s %s %s", printable(request.method), printable(path), status, extra={"outter_request": fields}
@@ -180,6 +188,24 @@ class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
     @stream.setter
     def stream(self, value: Any) -> None:
         pass
+
+
+class WerkzeugRequestLineFilter(logging.Filter):
+    """Drop the development server's per-request line (``"GET / HTTP/1.1" 200 -``).
+
+    werkzeug's ``WSGIRequestHandler.log_request`` logs it at INFO with the request line,
+    status and size as the three arguments of ``'... "%s" %s %s'``; its start-up banner and
+    its errors pass.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (
+            record.levelno == logging.INFO
+            and isinstance(record.msg, str)
+            and record.msg.endswith('"%s" %s %s')
+            and isinstance(record.args, tuple)
+            and len(record.args) == 3
+        )
 
 
 class TokenRedactingFilter(logging.Filter):

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import logging
+import os
+import sqlite3
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -209,3 +213,129 @@ def test_clients_create_refusals(app, args, message):
     result = run(app, "clients", "create", "X", "--tenant", "acme", *args)
     assert result.exit_code != 0
     assert message in result.output
+
+
+# -- only `keys generate` and the development server's first start make a key (issue 13.1) --
+
+
+@pytest.fixture
+def fresh_development(tmp_path, monkeypatch):
+    """A development set-up with a migrated database and no signing key, run from elsewhere."""
+    from outter_auth.app import create_app
+
+    keys, elsewhere = tmp_path / "keys", tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.setenv("OUTTER_ENV", "development")
+    monkeypatch.setenv("OUTTER_DATABASE_URL", f"sqlite:///{tmp_path / 'dev.db'}")
+    monkeypatch.setenv("OUTTER_KEYS_DIR", str(keys))
+    monkeypatch.chdir(elsewhere)
+    with create_app(serving=False).app_context():
+        import flask_migrate
+
+        flask_migrate.upgrade()
+    return keys, elsewhere
+
+
+def invoke(*args: str):
+    from click.testing import CliRunner
+
+    from outter_auth.cli import cli
+
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("keys", "list"),
+        ("keys", "kong-config"),
+        ("tenants", "create", "acme"),
+        ("audit", "prune"),
+        ("db", "current"),
+    ],
+)
+def test_commands_other_than_keys_generate_make_no_signing_key(fresh_development, args):
+    keys, elsewhere = fresh_development
+    result = invoke(*args)
+    assert result.exit_code == 0, result.output
+    assert not list(keys.glob("*.pem")), f"outter-auth {' '.join(args)} generated a key"
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_keys_generate_makes_the_key_where_every_command_finds_it(fresh_development):
+    keys, _ = fresh_development
+    assert invoke("keys", "list", "--json").output.strip() == "[]"
+    kid = json.loads(invoke("keys", "generate", "--json").output)["kid"]
+    assert [row["kid"] for row in json.loads(invoke("keys", "list", "--json").output)] == [kid]
+    assert [p.name for p in keys.glob("*.pem")] == [f"{kid}.pem"]
+
+
+def test_the_development_server_makes_its_key_on_first_start(fresh_development):
+    """``outter-auth run`` builds its app inside the ``run`` command (``serving=True``)."""
+    import click
+
+    from outter_auth.cli import _cli_app
+
+    keys, _ = fresh_development
+    with click.Context(click.Command("list"), info_name="list"):
+        _cli_app()
+    assert not list(keys.glob("*.pem"))
+    with click.Context(click.Command("run"), info_name="run"):
+        _cli_app()
+    assert len(list(keys.glob("*.pem"))) == 1
+
+
+def test_the_cli_from_another_folder_makes_no_key_there(tmp_path):
+    """The new user's report: ``outter-auth keys list`` in /tmp made a second key in ./keys."""
+    env = {
+        "PATH": os.environ["PATH"],
+        "OUTTER_ENV": "development",
+        "OUTTER_DATABASE_URL": f"sqlite:///{tmp_path / 'dev.db'}",
+        "OUTTER_KEYS_DIR": str(tmp_path / "keys"),
+    }
+    outter_auth = Path(sys.executable).with_name("outter-auth")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    for args in (["db", "upgrade"], ["keys", "list"]):
+        result = subprocess.run(
+            [outter_auth, *args], capture_output=True, text=True, env=env, cwd=elsewhere, timeout=60
+        )
+        assert result.returncode == 0, result.stderr
+    assert list(elsewhere.iterdir()) == []
+    assert not (tmp_path / "keys").exists() or not list((tmp_path / "keys").glob("*.pem"))
+
+
+# -- noise (issue 13.8): the first-steps hint is for the development server only ------------
+
+HINT = "no users yet"
+NO_TABLES = "run `outter-auth db upgrade`"
+
+
+def test_cli_commands_do_not_repeat_the_first_steps_hint(fresh_development, caplog):
+    with caplog.at_level(logging.WARNING):
+        assert invoke("keys", "list").exit_code == 0
+        assert invoke("tenants", "create", "acme").exit_code == 0
+    assert HINT not in caplog.text
+
+
+def test_the_development_server_gives_the_hint_when_it_starts(fresh_development, caplog):
+    import click
+
+    from outter_auth.cli import _cli_app
+
+    with caplog.at_level(logging.WARNING), click.Context(click.Command("run"), info_name="run"):
+        _cli_app()
+    assert HINT in caplog.text
+
+
+def test_db_upgrade_does_not_ask_for_itself(tmp_path, monkeypatch, caplog):
+    monkeypatch.setenv("OUTTER_ENV", "development")
+    monkeypatch.setenv("OUTTER_DATABASE_URL", f"sqlite:///{tmp_path / 'new.db'}")
+    monkeypatch.setenv("OUTTER_KEYS_DIR", str(tmp_path / "keys"))
+    monkeypatch.chdir(tmp_path)
+    with caplog.at_level(logging.INFO):
+        result = invoke("db", "upgrade")
+    assert result.exit_code == 0, result.output
+    assert NO_TABLES not in caplog.text
+    with sqlite3.connect(tmp_path / "new.db") as migrated:
+        assert migrated.execute("SELECT version_num FROM alembic_version").fetchone()

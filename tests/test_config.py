@@ -171,3 +171,69 @@ def test_refusal_is_one_line_without_a_traceback(tmp_path, entry):
     result = subprocess.run(args, capture_output=True, text=True, env=env, cwd=REPO, timeout=60)
     assert result.returncode == 1
     assert result.stderr.strip() == "outter-auth: refusing to start: OUTTER_ISSUER must be set in production"
+
+
+# -- OUTTER_KEYS_DIR is anchored (SPEC §9): never the current directory ----------------
+
+
+@pytest.mark.parametrize("environ", [{}, {"OUTTER_KEYS_DIR": "keys"}, {"OUTTER_KEYS_DIR": "./keys"}])
+def test_a_relative_keys_dir_of_a_checkout_is_the_project_roots(tmp_path, monkeypatch, environ):
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings(environ=environ, instance_path=tmp_path / "instance")
+    assert settings.keys_dir == str(REPO / "keys")
+
+
+def test_a_relative_keys_dir_of_an_installed_package_is_in_the_instance_folder(tmp_path, monkeypatch):
+    from outter_auth import config
+
+    monkeypatch.setattr(config, "source_checkout", lambda: None)  # as in site-packages
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings(environ={"OUTTER_KEYS_DIR": "signing"}, instance_path=tmp_path / "instance")
+    assert settings.keys_dir == str(tmp_path / "instance" / "signing")
+
+
+def test_an_absolute_keys_dir_stays_as_it_is(tmp_path):
+    assert load_settings(environ={"OUTTER_KEYS_DIR": str(tmp_path / "k")}).keys_dir == str(tmp_path / "k")
+
+
+def test_the_keys_dir_is_the_same_from_any_folder(tmp_path):
+    """Two processes, two working directories, one keys dir (issue 13.1)."""
+    code = (
+        "from outter_auth.app import create_app; "
+        "print(create_app(serving=False).extensions['outter_auth'].settings.keys_dir)"
+    )
+    env = {"PATH": os.environ["PATH"], "OUTTER_DATABASE_URL": f"sqlite:///{tmp_path / 'd.db'}"}
+    seen = set()
+    for cwd in (tmp_path / "one", tmp_path / "two"):
+        cwd.mkdir()
+        result = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=cwd, timeout=60
+        )
+        assert result.returncode == 0, result.stderr
+        seen.add(result.stdout.strip().splitlines()[-1])
+    assert seen == {str(REPO / "keys")}
+    assert not list(tmp_path.glob("*/keys"))
+
+
+# -- metrics (SPEC §13) ------------------------------------------------------------------------
+
+
+def test_metrics_are_off_by_default_and_read_from_the_environment(tmp_path):
+    assert not load_settings(environ={}, instance_path=tmp_path).metrics
+    settings = load_settings(
+        environ={"OUTTER_METRICS": "true", "OUTTER_METRICS_TOKEN": "t" * 32}, instance_path=tmp_path
+    )
+    assert settings.metrics and settings.metrics_token == "t" * 32
+    with pytest.raises(ConfigError, match="OUTTER_METRICS must be true or false"):
+        load_settings(environ={"OUTTER_METRICS": "maybe"}, instance_path=tmp_path)
+
+
+def test_production_warns_about_open_metrics(tmp_path, caplog):
+    environ = {**SAFE_PRODUCTION, "OUTTER_METRICS": "true"}
+    with caplog.at_level(logging.WARNING):
+        load_settings(environ=environ, instance_path=tmp_path).check_production()
+    assert "set OUTTER_METRICS_TOKEN" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        load_settings(environ={**environ, "OUTTER_METRICS_TOKEN": "t" * 32}, instance_path=tmp_path).check_production()
+    assert "OUTTER_METRICS_TOKEN" not in caplog.text

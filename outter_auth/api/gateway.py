@@ -13,6 +13,7 @@ from typing import Any
 
 from flask import Response, request
 
+from outter_auth import metrics
 from outter_auth.api.base import Blueprint, json_body
 from outter_auth.credentials import API_KEY_HEADER, AuthenticationFailed, Principal, resolve, verify_key
 from outter_auth.runtime import runtime
@@ -66,6 +67,7 @@ REFUSED = {
 
 
 def _json(body: dict[str, Any], status: int, retry_after: int | None = None) -> Response:
+    metrics.gateway_result("verify", body.get("code", "valid"))
     response = Response(json.dumps(body, separators=(",", ":")), status=status, mimetype="application/json")
     response.headers["Cache-Control"] = "no-store"
     if status == 401:
@@ -178,13 +180,16 @@ def check() -> Response:
     try:
         principal = resolve(runtime(), headers.get(API_KEY_HEADER), headers.get("Authorization"), cached=True)
     except AuthenticationFailed as refusal:
+        metrics.gateway_result("check", refusal.code)
         if refusal.code == "missing":
             return _empty(401)
         retry_after = _over_refusal_budget(refusal.code)
         return _empty(401) if retry_after is None else _empty(429, retry_after)
     required = _SCOPE_SEPARATORS.split(headers.get(REQUIRED_SCOPES_HEADER, "").strip())
     if not set(s for s in required if s) <= principal.scopes:
+        metrics.gateway_result("check", "insufficient_scope")
         return _empty(403)
+    metrics.gateway_result("check", "valid")
     response = _empty(200)
     response.headers.update(_identity(principal))
     return response

@@ -6,6 +6,7 @@ from typing import Any
 
 from flask.views import MethodView
 
+from outter_auth import metrics
 from outter_auth.api.base import Blueprint, request_origin
 from outter_auth.auth import AuthenticationFailed, current_principal, require_scopes
 from outter_auth.extensions import db
@@ -50,6 +51,7 @@ class Login(MethodView):
             state.settings.refresh_token_ttl,
             origin=request_origin(),
         )
+        metrics.token_issued("login")
         return state.issuer.session_tokens(active), 200, NO_STORE
 
 
@@ -75,6 +77,7 @@ class Refresh(MethodView):
             )
         except sessions.RefreshFailed as error:
             raise AuthenticationFailed(str(error), error="invalid_token") from None
+        metrics.token_issued("refresh_token")
         return runtime().issuer.session_tokens(active), 200, NO_STORE
 
 

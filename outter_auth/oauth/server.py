@@ -16,6 +16,7 @@ from authlib.oauth2.rfc6749.errors import (
 from flask import Flask, Response, current_app
 from flask import request as flask_request
 
+from outter_auth import metrics
 from outter_auth.oauth.clients import query_client
 from outter_auth.oauth.endpoints import Introspection, Revocation
 from outter_auth.oauth.grants import GRANTS, TooManyAttempts
@@ -41,7 +42,9 @@ class OutterAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         try:
             grant = self.get_token_grant(oauth_request)
             grant.validate_token_request()
-            return self.handle_response(*grant.create_token_response())
+            token_response = grant.create_token_response()
+            metrics.token_issued(grant.GRANT_TYPE)
+            return self.handle_response(*token_response)
         except OAuth2Error as error:
             return self.handle_error_response(oauth_request, error)
 

@@ -11,9 +11,12 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
 
 import redis
+
+from outter_auth import metrics
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +24,9 @@ log = logging.getLogger(__name__)
 # process must hear invalidations again within a second (SPEC §7). A refused connection
 # costs next to nothing, so trying that often while Redis is down is cheap.
 MAX_BACKOFF = 0.5
-CHANNEL = "outter-auth:changed"  # messages are tags, "<kind>:<id>": "api_key:key_…", "client:cli_…"
+# Messages are "<tag> <unix time of publishing>", the tag "<kind>:<id>" ("api_key:key_… 1767225600.123456");
+# the time is for the invalidation-lag metric, and a message without it is still understood.
+CHANNEL = "outter-auth:changed"
 
 
 class InvalidationBus:
@@ -61,7 +66,7 @@ class InvalidationBus:
         self.start()
         try:
             assert self._client is not None
-            self._client.publish(CHANNEL, tag)
+            self._client.publish(CHANNEL, f"{tag} {time.time():.6f}")
         except redis.RedisError as error:
             log.warning("could not publish an invalidation: %s", type(error).__name__)
 
@@ -84,9 +89,18 @@ class InvalidationBus:
                         break
                     data = message.get("data")
                     if isinstance(data, bytes):
-                        self._on_changed(data.decode("utf-8", "replace"))
+                        tag, _, sent = data.decode("utf-8", "replace").partition(" ")
+                        self._on_changed(tag)
+                        _observe_lag(sent)
             except redis.RedisError as error:
                 self.subscribed.clear()
                 log.warning("invalidation channel down (%s); retrying", type(error).__name__)
                 self._stopped.wait(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF)
+
+
+def _observe_lag(sent: str) -> None:
+    try:
+        metrics.invalidation_received(time.time() - float(sent))
+    except ValueError:
+        pass  # an older publisher's message, without the time

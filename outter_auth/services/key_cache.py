@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from outter_auth import clock
+from outter_auth import clock, metrics
 from outter_auth.models import ApiKey
 from outter_auth.models.api_keys import key_status
 from outter_auth.services import api_key_format
@@ -89,7 +89,14 @@ class KeyVerifier:
         except api_key_format.MalformedApiKey:
             raise ApiKeyRefused("malformed") from None
         digest = secret_digest(parsed.raw, self._peppers.current)
-        found = self.cache.get(digest, lambda: self._load(parsed.raw))
+        misses: list[bool] = []  # the loader runs on a cache miss only
+
+        def load() -> KeySnapshot | None:
+            misses.append(True)
+            return self._load(parsed.raw)
+
+        found = self.cache.get(digest, load)
+        metrics.key_cache_lookup(hit=not misses)
         if found is None:
             raise ApiKeyRefused("unknown")
         status = found.status(clock.now())

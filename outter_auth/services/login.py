@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import joinedload
 
-from outter_auth import clock
+from outter_auth import clock, metrics
 from outter_auth.models import Membership, User
 from outter_auth.services import audit, lockout, passwords
 from outter_auth.services.exceptions import AccountDisabled, InvalidCredentials, TenantRequired
@@ -116,6 +116,7 @@ def _failed(
         origin=origin,
         details={"reason": reason},
     )
+    metrics.login_failure(reason)
     raise InvalidCredentials()
 
 
@@ -131,6 +132,7 @@ def _count_failure(
     failures, locked_until = lockout.record_failure(db, account, policy, clock.now())
     if locked_until is None:
         return
+    metrics.lockout()
     targets: list[str | None] = [*tenants] or [None]
     for tenant_id in targets:
         audit.record(

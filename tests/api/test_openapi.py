@@ -98,6 +98,44 @@ def test_protected_operations_declare_bearer_auth(spec):
         assert "401" in operation["responses"], f"{method.upper()} {path} does not document its 401"
 
 
+def test_api_key_security_scheme_is_declared(spec):
+    assert spec["components"]["securitySchemes"]["apiKeyAuth"] == {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-API-Key",
+    }
+
+
+def test_operations_that_accept_an_api_key_list_it_next_to_bearer(spec):
+    """``require_scopes`` takes an API key as well as a Bearer token (auth.py): alternatives,
+    so two requirement objects, either of which satisfies the operation."""
+    checked = 0
+    for method, path, operation in operations(spec):
+        if "x-required-scopes" not in operation:
+            continue
+        checked += 1
+        assert operation["security"] == [{"bearerAuth": []}, {"apiKeyAuth": []}], f"{method.upper()} {path}"
+    assert checked >= 15
+
+
+def test_an_api_key_is_accepted_where_the_document_says_so(spec, client, owner):
+    """Every documented GET without a path parameter that lists apiKeyAuth answers a key holding
+    its scopes."""
+    from tests.api_key_helpers import create_key, key_headers
+
+    gets = {
+        path: operation
+        for method, path, operation in operations(spec)
+        if method == "get" and "{" not in path and {"apiKeyAuth": []} in operation.get("security", [])
+    }
+    assert {"/api/auth/me", "/api/auth/projects", "/api/auth/api-keys"} <= set(gets)
+    scopes = sorted({s for operation in gets.values() for s in operation["x-required-scopes"]} | {"content:generate"})
+    headers = key_headers(create_key(client, owner.headers, scopes=scopes)["key"])
+    for path in gets:
+        response = client.get(path, headers=headers)
+        assert response.status_code == 200, (path, response.get_data(as_text=True))
+
+
 def test_oauth_operations_declare_client_authentication(spec):
     for method, path, operation in operations(spec):
         if (method, path) in OAUTH_OPERATIONS:
@@ -203,6 +241,18 @@ def test_docs_assets_are_served(client, docs_page: str):
         suffix = url[url.rfind(".") :]
         assert expected_type[suffix] in response.mimetype, (url, response.mimetype)
         assert len(response.get_data()) > 1000, f"{url} is suspiciously small"
+
+
+def test_swagger_ui_sends_the_document_to_no_validator(docs_page: str):
+    """By default Swagger UI shows a badge fetched from validator.swagger.io with our document's URL."""
+    assert '"validatorUrl": null' in docs_page
+
+
+def test_docs_with_a_trailing_slash_leads_to_the_page(client):
+    response = client.get("/docs/")
+    assert response.status_code == 308
+    assert response.headers["Location"] == "/docs"
+    assert client.get("/docs/", follow_redirects=True).status_code == 200
 
 
 def test_missing_docs_asset_is_404(client):

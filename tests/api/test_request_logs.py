@@ -513,3 +513,41 @@ def test_the_leak_check_can_fail(app, client, capture_all, caplog, logs):
     assert list(leaks(text, {"api key": secret_parts(key)})) == ["api key"]
     assert leaks(text, {"other": secret_parts(api_key_format.generate("live"))}) == {}
     assert '"message":"token=x"' in text  # outter_auth DEBUG records reach stderr as JSON here
+
+
+def test_the_development_server_logs_each_request_once(app, caplog):
+    """werkzeug's own request line ("GET /healthz HTTP/1.1" 200 -) is dropped: ours is the line.
+
+    Served by werkzeug's real server in a thread, as ``outter-auth run`` does."""
+    import threading
+    import urllib.request
+
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with caplog.at_level(logging.INFO):
+            with urllib.request.urlopen(f"http://127.0.0.1:{server.server_port}/healthz", timeout=10) as response:
+                assert response.status == 200
+            server.shutdown()
+            thread.join(timeout=10)
+    finally:
+        server.server_close()
+    lines = [r for r in caplog.records if "/healthz" in r.getMessage()]
+    assert [r.name for r in lines] == [REQUEST_LOGGER], [(r.name, r.getMessage()) for r in lines]
+
+
+def test_werkzeugs_banner_and_errors_still_pass():
+    from outter_auth.request_log import WerkzeugRequestLineFilter
+
+    keep = WerkzeugRequestLineFilter().filter
+
+    def record(level: int, msg: str, *args: object) -> logging.LogRecord:
+        return logging.LogRecord("werkzeug", level, __file__, 1, msg, args, None)
+
+    assert not keep(record(logging.INFO, '127.0.0.1 - - [x] "%s" %s %s', "GET / HTTP/1.1", "200", "-"))
+    assert keep(record(logging.INFO, " * Running on %s", "http://127.0.0.1:5000"))
+    assert keep(record(logging.INFO, "Press CTRL+C to quit"))
+    assert keep(record(logging.ERROR, "127.0.0.1 - - [x] code %d, message %s", 400, "Bad request syntax"))
