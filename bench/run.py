@@ -145,6 +145,7 @@ from outter_auth.app import create_app
 from outter_auth.extensions import db
 from outter_auth.models import ApiKey
 from outter_auth.services import api_key_format, api_keys, clients, tenancy, users
+from outter_auth.services.ceilings import Caller
 from outter_auth.services.digests import secret_digest
 from outter_auth.runtime import runtime
 
@@ -152,13 +153,14 @@ app = create_app(serving=False)
 with app.app_context():
     state = runtime()
     tenant = tenancy.create_tenant(db.session, "bench")
-    users.create_member(db.session, tenant.id, "owner@bench.test", {PASSWORD!r}, "owner", 4)
-    client, secret = clients.create_client(db.session, tenant.id, "bench", ["client_credentials"],
-                                           ["content:generate"], pepper=state.settings.api_key_pepper)
-    key, raw = api_keys.create_key(db.session, tenant.id, name="bench", scopes=["content:generate"],
-                                   environment="live", created_by="bench", peppers=state.peppers)
+    operator = Caller(tenant.id, "bench")
+    users.create_member(db.session, operator, "owner@bench.test", {PASSWORD!r}, "owner", 4)
+    draft = clients.ClientDraft("bench", ["client_credentials"], ["content:generate"])
+    client, secret = clients.create_client(db.session, operator, draft, pepper=state.settings.api_key_pepper)
+    key, raw = api_keys.create_key(db.session, operator, api_keys.KeyDraft("bench", ["content:generate"]),
+                                   peppers=state.peppers)
     pepper = state.settings.api_key_pepper
-    fingerprint = api_keys.Peppers.fingerprint(pepper)
+    fingerprint = state.peppers.current_id
     for count, path in ((100, {str(workdir / "keys100.txt")!r}), ({many}, {str(workdir / "keysmany.txt")!r})):
         with open(path, "w") as out:
             for start in range(0, count, 5000):
