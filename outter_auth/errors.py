@@ -76,8 +76,10 @@ def _respond_with(status: int) -> Handler:
 
 
 def _invalid_input(error: domain.InvalidInput) -> Any:
-    # Same shape as webargs' 422: errors by location, then field.
-    errors = {"json": {error.field: [str(error)]}} if error.field else None
+    # Same shape as webargs' 422: errors by location, then field. A rule about the object as
+    # a whole (rotating a revoked key) goes under "_schema", as marshmallow's own do: SPEC §4's
+    # 422 always carries "errors".
+    errors = {"json": {error.field or "_schema": [str(error)]}}
     return error_response(422, str(error), errors=errors)
 
 
