@@ -12,7 +12,6 @@ import json
 import re
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote
 
 from flask import Flask
 from flask.testing import FlaskClient
@@ -26,7 +25,6 @@ from outter_auth.services import api_key_format
 KEYS = "/api/auth/api-keys"
 GENERATE = KEYS + "/generate"
 ME = "/api/auth/me"
-INTROSPECT = "/oauth/introspect"
 
 KEY_FIELDS = {
     "id",
@@ -192,34 +190,6 @@ def new_events(app: Flask, before: list[dict[str, Any]]) -> list[dict[str, Any]]
     """Audit events recorded since ``before`` was taken."""
     seen = {e["id"] for e in before}
     return [e for e in audit_events(app) if e["id"] not in seen]
-
-
-def confidential_client(app: Flask, tenant: str = "acme") -> tuple[str, str]:
-    """(client_id, client_secret) of a client_credentials client made with the CLI."""
-    result = app.test_cli_runner().invoke(
-        args=["clients", "create", "x", "--tenant", tenant, "--grant-type", "client_credentials", "--json"]
-    )
-    assert result.exit_code == 0, result.output
-    created = json.loads(result.output)
-    return created["client_id"], created["client_secret"]
-
-
-def introspection(client: FlaskClient, credentials: tuple[str, str], token: str) -> Any:
-    """POST /oauth/introspect as the confidential client ``credentials`` (client_secret_basic)."""
-    client_id, secret = credentials
-    raw = f"{quote(client_id, safe='')}:{quote(secret, safe='')}".encode()
-    return client.post(
-        INTROSPECT,
-        data={"token": token},
-        headers={"Authorization": "Basic " + base64.b64encode(raw).decode("ascii")},
-    )
-
-
-def introspect(client: FlaskClient, credentials: tuple[str, str], token: str) -> dict[str, Any]:
-    response = introspection(client, credentials, token)
-    assert response.status_code == 200, response.get_data(as_text=True)
-    body: dict[str, Any] = response.get_json()
-    return body
 
 
 def parse_time(value: str) -> datetime:

@@ -24,6 +24,7 @@ from outter_auth.extensions import db
 from outter_auth.models import Base
 from tests import factories
 from tests.apps import extra_app
+from tests.oauth_helpers import OAuthClient, create_client
 
 
 @pytest.fixture(scope="session")
@@ -129,3 +130,31 @@ def admin(make: factories.Factory) -> factories.Actor:
 def member(make: factories.Factory) -> factories.Actor:
     """A plain member of tenant ``acme``, logged in."""
     return make.actor("acme", "max@acme.test", "member")
+
+
+# --- OAuth clients of acme (and one of globex), made by the operator's CLI -----------------
+
+
+@pytest.fixture
+def machine(app: Flask, owner: factories.Actor) -> OAuthClient:
+    """acme's confidential machine client: client_credentials only (the usual introspection
+    and revocation caller)."""
+    return create_client(app, "Billing", "client_credentials", scope="users:read content:generate")
+
+
+@pytest.fixture
+def web_app(app: Flask, owner: factories.Actor) -> OAuthClient:
+    """acme's own confidential first-party app: password and refresh_token."""
+    return create_client(app, "Acme web", "password", "refresh_token", scope="users:read users:write", first_party=True)
+
+
+@pytest.fixture
+def mobile(app: Flask, owner: factories.Actor) -> OAuthClient:
+    """acme's own public first-party app (no secret): password and refresh_token."""
+    return create_client(app, "Acme mobile", "password", "refresh_token", first_party=True, public=True)
+
+
+@pytest.fixture
+def globex_machine(app: Flask, other_owner: factories.Actor) -> OAuthClient:
+    """globex's confidential machine client: its tokens and questions are another tenant's."""
+    return create_client(app, "Globex billing", "client_credentials", tenant="globex", scope="users:read")

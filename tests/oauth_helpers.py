@@ -202,5 +202,15 @@ def introspect(client: FlaskClient, oauth_client: OAuthClient, token: str, metho
     return post_form(client, INTROSPECT_URL, {"token": token, **extra}, oauth_client, method)
 
 
+def assert_introspection(response: Any) -> dict[str, Any]:
+    """A successful RFC 7662 §2.2 answer: JSON with a boolean ``active``, never cached."""
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.mimetype == "application/json"
+    assert_no_store(response)
+    body = response.get_json()
+    assert isinstance(body["active"], bool), body
+    return body
+
+
 def revoke(client: FlaskClient, oauth_client: OAuthClient, token: str, method: str = "basic", **extra: str) -> Any:
     return post_form(client, REVOKE_URL, {"token": token, **extra}, oauth_client, method)

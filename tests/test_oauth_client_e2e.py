@@ -29,6 +29,7 @@ from outter_auth.app import create_app
 from outter_auth.extensions import db
 from outter_auth.services import signing_keys
 from tests.factories import PASSWORD, Factory
+from tests.oauth_helpers import OAuthClient, create_client
 
 ISSUER = "https://auth.outter.test"
 AUDIENCE = "outter-api"
@@ -87,15 +88,9 @@ def live(app: Flask) -> Iterator[Live]:
     yield from serve(app)
 
 
-def cli_json(app: Flask, *args: str) -> dict[str, Any]:
-    result = app.test_cli_runner().invoke(args=[*args, "--json"])
-    assert result.exit_code == 0, result.output
-    return json.loads(result.output)
-
-
-def create_client(app: Flask, tenant: str, *options: str) -> tuple[str, str | None]:
-    created = cli_json(app, "clients", "create", "e2e", "--tenant", tenant, *options)
-    return created["client_id"], created["client_secret"]
+def credentials(made: OAuthClient) -> tuple[str, str]:
+    """(client_id, client_secret), as ``OAuth2Session`` takes them."""
+    return made.client_id, str(made.secret)
 
 
 @pytest.fixture
@@ -105,27 +100,15 @@ def user_id(make: Factory) -> str:
 
 @pytest.fixture
 def machine(app: Flask, user_id: str) -> tuple[str, str]:
-    client_id, secret = create_client(app, "acme", "--grant-type", "client_credentials", "--scope", MACHINE_SCOPES)
-    assert secret
-    return client_id, secret
+    """acme's confidential machine client, as (client_id, client_secret)."""
+    return credentials(create_client(app, "e2e", "client_credentials", scope=MACHINE_SCOPES))
 
 
 @pytest.fixture
 def first_party(app: Flask, user_id: str) -> tuple[str, str]:
     """A confidential first-party app of acme: password and refresh_token grants."""
-    client_id, secret = create_client(
-        app,
-        "acme",
-        "--grant-type",
-        "password",
-        "--grant-type",
-        "refresh_token",
-        "--first-party",
-        "--scope",
-        "users:read users:write",
-    )
-    assert secret
-    return client_id, secret
+    made = create_client(app, "e2e", "password", "refresh_token", scope="users:read users:write", first_party=True)
+    return credentials(made)
 
 
 def verify(live: Live, token: str, jwks: jwt.PyJWKClient | None = None) -> dict[str, Any]:
@@ -142,7 +125,7 @@ def verify(live: Live, token: str, jwks: jwt.PyJWKClient | None = None) -> dict[
     )
 
 
-def introspect(live: Live, client: tuple[str, str], token: str, **hint: str) -> dict[str, Any]:
+def introspect_live(live: Live, client: tuple[str, str], token: str, **hint: str) -> dict[str, Any]:
     with OAuth2Session(client[0], client[1], token_endpoint_auth_method="client_secret_basic") as session:
         response = session.introspect_token(live.url("introspection_endpoint"), token=token, **hint)
     assert response.status_code == 200, response.text
@@ -252,18 +235,18 @@ def test_password_grant_with_the_public_first_party_client(live: Live, user_id: 
         assert new_claims["sid"] == claims["sid"] and new_claims["sub"] == user_id
 
         # A confidential client of the same tenant may introspect (a public one may not).
-        assert introspect(live, machine, refreshed["refresh_token"])["active"] is True
-        assert introspect(live, machine, first_refresh)["active"] is False  # spent by the refresh
-        assert introspect(live, machine, refreshed["access_token"])["sub"] == user_id
+        assert introspect_live(live, machine, refreshed["refresh_token"])["active"] is True
+        assert introspect_live(live, machine, first_refresh)["active"] is False  # spent by the refresh
+        assert introspect_live(live, machine, refreshed["access_token"])["sub"] == user_id
 
         revoked = app_session.revoke_token(
             live.url("revocation_endpoint"), token=refreshed["refresh_token"], token_type_hint="refresh_token"
         )
         assert revoked.status_code == 200
 
-        assert introspect(live, machine, refreshed["refresh_token"])["active"] is False
+        assert introspect_live(live, machine, refreshed["refresh_token"])["active"] is False
         # Revoking the refresh token ended the session: its access tokens die with it.
-        assert introspect(live, machine, refreshed["access_token"])["active"] is False
+        assert introspect_live(live, machine, refreshed["access_token"])["active"] is False
         with pytest.raises(OAuthError) as raised:
             app_session.refresh_token(live.token_endpoint, refresh_token=refreshed["refresh_token"])
         assert raised.value.error == "invalid_grant"
@@ -290,7 +273,7 @@ def test_password_grant_with_a_confidential_first_party_client(
         refreshed = session.refresh_token(live.token_endpoint, refresh_token=token["refresh_token"])
         assert verify(live, refreshed["access_token"])["scope"] == "users:read"
 
-        described = introspect(live, first_party, refreshed["access_token"], token_type_hint="access_token")
+        described = introspect_live(live, first_party, refreshed["access_token"], token_type_hint="access_token")
         assert described["active"] is True
         assert described["sub"] == user_id and described["client_id"] == first_party[0]
         assert described["scope"] == "users:read"
@@ -300,13 +283,13 @@ def test_password_grant_with_a_confidential_first_party_client(
         )
         assert revoked.status_code == 200
 
-        assert introspect(live, first_party, refreshed["access_token"])["active"] is False
+        assert introspect_live(live, first_party, refreshed["access_token"])["active"] is False
         me = requests.get(
             live.base + "/api/auth/me", headers={"Authorization": f"Bearer {refreshed['access_token']}"}, timeout=10
         )
         assert me.status_code == 401
         # Only that access token: the session and its refresh token live on.
-        assert introspect(live, first_party, refreshed["refresh_token"])["active"] is True
+        assert introspect_live(live, first_party, refreshed["refresh_token"])["active"] is True
         again = session.refresh_token(live.token_endpoint, refresh_token=refreshed["refresh_token"])
         assert verify(live, again["access_token"])["sid"] == claims["sid"]
 
@@ -315,20 +298,19 @@ def test_introspection_by_another_tenants_client_learns_nothing(
     live: Live, machine: tuple[str, str], make: Factory, app: Flask
 ):
     make.tenant("globex")
-    stranger_id, stranger_secret = create_client(app, "globex", "--grant-type", "client_credentials")
-    assert stranger_secret
+    stranger = credentials(create_client(app, "e2e", "client_credentials", tenant="globex"))
     with OAuth2Session(*machine) as session:
         token = session.fetch_token(live.token_endpoint, grant_type="client_credentials")
 
-    assert introspect(live, machine, token["access_token"])["active"] is True
-    assert introspect(live, (stranger_id, stranger_secret), token["access_token"]) == {"active": False}
+    assert introspect_live(live, machine, token["access_token"])["active"] is True
+    assert introspect_live(live, stranger, token["access_token"]) == {"active": False}
 
 
 def test_revoking_an_unknown_token_answers_200(live: Live, machine: tuple[str, str]):
     with OAuth2Session(*machine) as session:
         response = session.revoke_token(live.url("revocation_endpoint"), token="not-a-token-of-ours")
     assert response.status_code == 200
-    assert introspect(live, machine, "not-a-token-of-ours") == {"active": False}
+    assert introspect_live(live, machine, "not-a-token-of-ours") == {"active": False}
 
 
 # -- across a key rotation ---------------------------------------------------------

@@ -34,14 +34,11 @@ from tests.api_key_helpers import (
     assert_key_works,
     audit_events,
     bad_checksum,
-    confidential_client,
     create_key,
     create_project,
     dump_database,
     freeze_now,
     get_key,
-    introspect,
-    introspection,
     iso,
     key_headers,
     list_keys,
@@ -52,6 +49,7 @@ from tests.api_key_helpers import (
 )
 from tests.assertions import assert_error
 from tests.factories import Actor, Factory
+from tests.oauth_helpers import assert_introspection, introspect
 
 DAY = 24 * 3600
 THIRTY_DAYS = 30 * DAY
@@ -554,8 +552,7 @@ def enable_all_logging(caplog, monkeypatch) -> None:
     caplog.set_level(logging.DEBUG)
 
 
-def test_a_key_is_shown_once_and_found_nowhere_else(app, client, owner, project, caplog, monkeypatch):
-    oauth_client = confidential_client(app, "acme")
+def test_a_key_is_shown_once_and_found_nowhere_else(app, client, owner, project, machine, caplog, monkeypatch):
     enable_all_logging(caplog, monkeypatch)
     freeze_now()
 
@@ -585,7 +582,7 @@ def test_a_key_is_shown_once_and_found_nowhere_else(app, client, owner, project,
         client.get(ME, headers=owner.headers),
         client.post("/api/auth/api-keys/verify", headers=key_headers(k1b["key"])),
         client.get("/api/auth/gateway/check", headers=key_headers(k1b["key"])),
-        *[introspection(client, oauth_client, k["key"]) for k in (k1, k2, k3, k1b)],
+        *[introspect(client, machine, k["key"]) for k in (k1, k2, k3, k1b)],
     ]
     app.extensions["outter_auth"].key_usage.flush()
     reads.append(client.get(KEYS, query_string={"include_revoked": "true"}, headers=owner.headers))
@@ -875,12 +872,7 @@ def test_keys_made_after_a_pepper_rotation_use_the_new_pepper(app, owner, make_a
 # --- introspection ----------------------------------------------------------------------
 
 
-@pytest.fixture
-def acme_client(app, owner) -> tuple[str, str]:
-    return confidential_client(app, "acme")
-
-
-def test_introspection_of_an_active_key(client, owner, project, acme_client):
+def test_introspection_of_an_active_key(client, owner, project, machine):
     now = freeze_now()
     created = create_key(
         client,
@@ -891,7 +883,7 @@ def test_introspection_of_an_active_key(client, owner, project, acme_client):
         expires_in=3600,
     )
 
-    body = introspect(client, acme_client, created["key"])
+    body = assert_introspection(introspect(client, machine, created["key"]))
 
     assert body["active"] is True
     assert body["token_type"] == "api_key"
@@ -903,10 +895,10 @@ def test_introspection_of_an_active_key(client, owner, project, acme_client):
     assert created["key"] not in repr(body)
 
 
-def test_introspection_of_a_tenant_wide_key(client, owner, acme_client):
+def test_introspection_of_a_tenant_wide_key(client, owner, machine):
     created = create_key(client, owner.headers, scopes=["content:generate"])
 
-    body = introspect(client, acme_client, created["key"])
+    body = assert_introspection(introspect(client, machine, created["key"]))
 
     assert (body["active"], body["token_type"], body["environment"], body["scope"]) == (
         True,
@@ -916,10 +908,10 @@ def test_introspection_of_a_tenant_wide_key(client, owner, acme_client):
     )
 
 
-def test_introspection_of_another_tenants_key_is_inactive(client, owner, other_owner, acme_client):
+def test_introspection_of_another_tenants_key_is_inactive(client, owner, other_owner, machine):
     theirs = create_key(client, other_owner.headers, scopes=["content:generate"])
 
-    assert introspect(client, acme_client, theirs["key"]) == {"active": False}
+    assert assert_introspection(introspect(client, machine, theirs["key"])) == {"active": False}
     assert_key_works(client, theirs["key"])  # it is a live key: only its tenant may learn about it
 
 

@@ -24,7 +24,6 @@ from tests.oauth_helpers import (
     assert_oauth_error,
     assert_token_response,
     bearer,
-    create_client,
     token_request,
     verify_access_token,
 )
@@ -204,10 +203,9 @@ def test_rest_cannot_make_a_first_party_client(client, owner: Actor):
 # --- list and get ----------------------------------------------------------------------------
 
 
-def test_list_is_paginated_and_confined_to_the_tenant(app, client, owner: Actor, other_owner: Actor):
+def test_list_is_paginated_and_confined_to_the_tenant(client, owner: Actor, other_owner: Actor, globex_machine):
     made = [create(client, owner, name=f"client {i}") for i in range(3)]
-    create(client, other_owner, name="globex client")
-    create_client(app, "CLI-made", "client_credentials", tenant="globex")
+    create(client, other_owner, name="globex client")  # and globex_machine, made by the CLI
 
     first = client.get(URL, query_string={"page": 1, "page_size": 2}, headers=owner.headers)
     second = client.get(URL, query_string={"page": 2, "page_size": 2}, headers=owner.headers)
@@ -229,8 +227,8 @@ def test_get_returns_the_client(client, owner: Actor):
     assert response.get_json() == {k: v for k, v in created.items() if k != "client_secret"}
 
 
-def test_cli_made_clients_are_listed_too(app, client, owner: Actor):
-    made = create_client(app, "Acme web", "password", "refresh_token", first_party=True)
+def test_cli_made_clients_are_listed_too(client, owner: Actor, web_app):
+    made = web_app
     listed = client.get(URL, headers=owner.headers).get_json()
     assert [(c["client_id"], c["first_party"]) for c in listed] == [(made.client_id, True)]
 
@@ -271,12 +269,6 @@ def test_patch_grant_types_applies_at_once(client, owner: Actor):
 
     assert response.status_code == 200 and response.get_json()["grant_types"] == ["refresh_token"]
     assert_oauth_error(cc(client, oauth_client), 400, "unauthorized_client")
-
-
-@pytest.fixture
-def web_app(app, owner: Actor) -> OAuthClient:
-    """acme's first-party confidential app (made by the operator, managed by REST)."""
-    return create_client(app, "Acme web", "password", "refresh_token", scope="users:read users:write", first_party=True)
 
 
 def _login_through(client, web_app: OAuthClient, owner: Actor) -> dict[str, Any]:
@@ -375,8 +367,8 @@ def test_delete_stops_the_client_getting_tokens(client, owner: Actor):
     assert client.get(URL, headers=owner.headers).get_json() == []
 
 
-def test_delete_stops_refreshing_the_clients_sessions(app, client, owner: Actor):
-    made = create_client(app, "Acme web", "password", "refresh_token", first_party=True)
+def test_delete_stops_refreshing_the_clients_sessions(client, owner: Actor, web_app):
+    made = web_app
     form = {"grant_type": "password", "username": owner.email, "password": PASSWORD}
     login = assert_token_response(token_request(client, form, made))
 
@@ -472,11 +464,11 @@ def test_unauthenticated_is_401(client, owner: Actor, headers):
 
 
 @pytest.mark.parametrize("how", ["rest", "cli"])
-def test_another_tenants_client_is_404(app, client, owner: Actor, other_owner: Actor, how: str):
+def test_another_tenants_client_is_404(request, client, owner: Actor, other_owner: Actor, how: str):
     if how == "rest":
         foreign = create(client, other_owner, name="Globex billing")
     else:
-        made = create_client(app, "Globex billing", "client_credentials", tenant="globex", scope="users:read")
+        made = request.getfixturevalue("globex_machine")
         foreign = {"client_id": made.client_id, "client_secret": made.secret, "name": "Globex billing"}
     client_id = foreign["client_id"]
 
@@ -520,8 +512,8 @@ def test_changes_are_audited_without_the_secret(app, client, owner: Actor):
         assert "client_secret" not in event["details"]
 
 
-def test_cli_creation_is_audited(app, owner: Actor):
-    made = create_client(app, "Acme web", "client_credentials", scope="users:read")
+def test_cli_creation_is_audited(app, owner: Actor, machine):
+    made = machine
     events = audit_events(app, "client.created")
     assert [(e["tenant_id"], e["subject"]) for e in events] == [(owner.tenant_id, made.client_id)]
     assert made.secret not in json.dumps(events)

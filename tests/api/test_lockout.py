@@ -31,7 +31,7 @@ from tests.apps import extra_app
 from tests.assertions import assert_error
 from tests.concurrency import race
 from tests.factories import PASSWORD, Factory
-from tests.oauth_helpers import OUTTER_APP, OAuthClient, assert_oauth_error, create_client, password_grant
+from tests.oauth_helpers import OUTTER_APP, OAuthClient, assert_oauth_error, password_grant
 
 LOGIN = "/api/auth/login"
 USERS = "/api/auth/users"
@@ -496,11 +496,12 @@ def test_unlock_lifts_the_lock_in_every_tenant(lc, app, victim, make, owner, t0)
 
 
 @pytest.fixture(params=["outter-app", "tenant-client"])
-def first_party(request: pytest.FixtureRequest, app: Flask, victim: str) -> OAuthClient:
+def first_party(request: pytest.FixtureRequest, victim: str) -> OAuthClient:
     """The built-in first-party public client, or a tenant's own first-party public client."""
     if request.param == "outter-app":
         return OUTTER_APP
-    return create_client(app, "Acme mobile", "password", "refresh_token", first_party=True, public=True)
+    mobile: OAuthClient = request.getfixturevalue("mobile")
+    return mobile
 
 
 def test_password_grant_failures_count_and_the_lock_answers_in_rfc6749_shape(lc, first_party, t0):

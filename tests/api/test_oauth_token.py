@@ -1,7 +1,7 @@
 """POST /oauth/token (RFC 6749): every grant, client authentication, errors (§5.2), token shape (RFC 9068).
 
 Clients come from the CLI like an operator would make them:
-``machine`` (client_credentials), ``app_client`` (a tenant's confidential first-party
+``machine`` (client_credentials), ``web_app`` (a tenant's confidential first-party
 app: password + refresh_token), ``mobile`` (a tenant's public first-party app) and the
 built-in public ``outter-app``.
 """
@@ -42,24 +42,6 @@ from tests.oauth_helpers import (
 MANAGEMENT_SCOPES = SPEC_MANAGEMENT_SCOPES
 
 
-@pytest.fixture
-def machine(app, owner: Actor) -> OAuthClient:
-    """A confidential machine client of acme: client_credentials only."""
-    return create_client(app, "Billing", "client_credentials", scope="users:read content:generate")
-
-
-@pytest.fixture
-def app_client(app, owner: Actor) -> OAuthClient:
-    """acme's own confidential first-party app: password and refresh_token."""
-    return create_client(app, "Acme web", "password", "refresh_token", scope="users:read users:write", first_party=True)
-
-
-@pytest.fixture
-def mobile(app, owner: Actor) -> OAuthClient:
-    """acme's public first-party app (no secret)."""
-    return create_client(app, "Acme mobile", "password", "refresh_token", first_party=True, public=True)
-
-
 # --- one table of grants made by confidential clients ------------------------------------------
 
 
@@ -80,15 +62,15 @@ def _refresh_form(client, oauth_client: OAuthClient, email: str) -> Callable[[],
 
 
 @pytest.fixture(params=["password", "refresh_token", "client_credentials"])
-def grant(request, client, owner: Actor, machine: OAuthClient, app_client: OAuthClient) -> GrantCase:
+def grant(request, client, owner: Actor, machine: OAuthClient, web_app: OAuthClient) -> GrantCase:
     if request.param == "password":
         return GrantCase(
-            app_client,
+            web_app,
             lambda: {"grant_type": "password", "username": owner.email, "password": PASSWORD},
             has_refresh_token=True,
         )
     if request.param == "refresh_token":
-        return GrantCase(app_client, _refresh_form(client, app_client, owner.email), has_refresh_token=True)
+        return GrantCase(web_app, _refresh_form(client, web_app, owner.email), has_refresh_token=True)
     return GrantCase(machine, lambda: {"grant_type": "client_credentials"}, has_refresh_token=False)
 
 
@@ -360,8 +342,8 @@ def test_unsupported_grant_type(client, any_client, grant_type: str):
         pytest.param({"grant_type": "password", "password": PASSWORD}, "app", id="app-password-no-username"),
     ],
 )
-def test_missing_grant_parameter_is_invalid_request(client, owner, app_client: OAuthClient, form, who: str):
-    oauth_client, method = (OUTTER_APP, "none") if who == "outter-app" else (app_client, "basic")
+def test_missing_grant_parameter_is_invalid_request(client, owner, web_app: OAuthClient, form, who: str):
+    oauth_client, method = (OUTTER_APP, "none") if who == "outter-app" else (web_app, "basic")
     assert_oauth_error(token_request(client, form, oauth_client, method), 400, "invalid_request")
 
 
@@ -383,10 +365,10 @@ SCOPE_TOO_WIDE = [
 
 
 @pytest.mark.parametrize(("who", "form"), SCOPE_TOO_WIDE)
-def test_scope_beyond_the_clients_is_invalid_scope(client, owner, machine, app_client, who: str, form):
+def test_scope_beyond_the_clients_is_invalid_scope(client, owner, machine, web_app, who: str, form):
     oauth_client, method = {
         "machine": (machine, "basic"),
-        "app": (app_client, "basic"),
+        "app": (web_app, "basic"),
         "outter-app": (OUTTER_APP, "none"),
     }[who]
     assert_oauth_error(token_request(client, form, oauth_client, method), 400, "invalid_scope")
@@ -400,8 +382,8 @@ def test_scope_beyond_the_clients_is_invalid_scope(client, owner, machine, app_c
         pytest.param("app", "client_credentials", id="app-client-credentials"),
     ],
 )
-def test_grant_the_client_may_not_use_is_unauthorized_client(client, owner, machine, app_client, who, grant_type):
-    oauth_client = machine if who == "machine" else app_client
+def test_grant_the_client_may_not_use_is_unauthorized_client(client, owner, machine, web_app, who, grant_type):
+    oauth_client = machine if who == "machine" else web_app
     form = {
         "grant_type": grant_type,
         "username": owner.email,
@@ -468,10 +450,10 @@ def test_public_client_sending_a_secret_is_refused(client, owner: Actor):
 
 
 @pytest.fixture(params=["outter-app", "tenant-confidential", "tenant-public"])
-def login_client(request, app_client: OAuthClient, mobile: OAuthClient) -> tuple[OAuthClient, str]:
+def login_client(request, web_app: OAuthClient, mobile: OAuthClient) -> tuple[OAuthClient, str]:
     return {
         "outter-app": (OUTTER_APP, "none"),
-        "tenant-confidential": (app_client, "basic"),
+        "tenant-confidential": (web_app, "basic"),
         "tenant-public": (mobile, "none"),
     }[request.param]
 
@@ -502,8 +484,8 @@ def test_password_grant_issues_a_user_token(client, owner: Actor, login_client):
         pytest.param("app", "users:read", {"users:read"}, id="app-narrowed"),
     ],
 )
-def test_password_grant_scope(client, owner: Actor, app_client, who, requested, granted):
-    oauth_client, method = (OUTTER_APP, "none") if who == "outter-app" else (app_client, "basic")
+def test_password_grant_scope(client, owner: Actor, web_app, who, requested, granted):
+    oauth_client, method = (OUTTER_APP, "none") if who == "outter-app" else (web_app, "basic")
     extra = {"scope": requested} if requested else {}
     body = assert_token_response(password_grant(client, oauth_client, owner.email, PASSWORD, method=method, **extra))
 
@@ -517,8 +499,8 @@ def test_password_grant_username_is_the_email_compared_case_insensitively(client
     assert verify_access_token(client, body["access_token"])["sub"] == owner.user_id
 
 
-def test_password_grant_gives_a_member_no_management_scope(client, member: Actor, app_client):
-    body = assert_token_response(password_grant(client, app_client, member.email, PASSWORD, method="basic"))
+def test_password_grant_gives_a_member_no_management_scope(client, member: Actor, web_app):
+    body = assert_token_response(password_grant(client, web_app, member.email, PASSWORD, method="basic"))
     assert body["scope"] == ""
 
 
@@ -542,8 +524,8 @@ def test_deactivated_user_gets_invalid_grant(app, client, owner: Actor, make: Fa
 
 
 @pytest.fixture(params=["confidential", "public"])
-def acme_login_client(request, app_client: OAuthClient, mobile: OAuthClient) -> tuple[OAuthClient, str]:
-    return (app_client, "basic") if request.param == "confidential" else (mobile, "none")
+def acme_login_client(request, web_app: OAuthClient, mobile: OAuthClient) -> tuple[OAuthClient, str]:
+    return (web_app, "basic") if request.param == "confidential" else (mobile, "none")
 
 
 def test_tenant_client_refuses_users_of_another_tenant(client, other_owner: Actor, acme_login_client):
@@ -619,9 +601,7 @@ def test_client_credentials_token_identifies_the_client_at_me(client, owner, mac
     assert me.get_json()["tenant_id"] == owner.tenant_id
 
 
-def test_client_credentials_tokens_belong_to_the_owning_tenant(app, client, owner, other_owner):
-    globex_machine = create_client(app, "Globex job", "client_credentials", tenant="globex", scope="users:read")
-
+def test_client_credentials_tokens_belong_to_the_owning_tenant(client, owner, other_owner, globex_machine):
     body = assert_token_response(
         token_request(client, {"grant_type": "client_credentials"}, globex_machine), refresh=False
     )

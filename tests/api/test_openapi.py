@@ -284,18 +284,17 @@ def test_pagination_header_is_documented_as_the_json_it_is(spec, client, owner):
     assert set(json.loads(sent)) <= set(schema["properties"])
 
 
-def test_me_answers_as_documented_for_users_keys_and_clients(spec, app, client, owner):
+def test_me_answers_as_documented_for_users_keys_and_clients(spec, client, owner, machine):
     """Each kind of caller leaves some fields null (a user has no environment, a key no
     email): every null must be documented as nullable, every field as a property."""
-    from tests.api_key_helpers import confidential_client, create_key, key_headers
+    from tests.api_key_helpers import create_key, key_headers
 
     ok = _resolve(spec, spec["paths"]["/api/auth/me"]["get"]["responses"]["200"])
     properties = _resolve(spec, ok["content"]["application/json"]["schema"])["properties"]
     key = create_key(client, owner.headers, scopes=["content:generate"])["key"]
-    client_id, secret = confidential_client(app)
-    token = client.post("/oauth/token", data={"grant_type": "client_credentials"}, auth=(client_id, secret)).get_json()[
-        "access_token"
-    ]
+    token = client.post(
+        "/oauth/token", data={"grant_type": "client_credentials"}, auth=(machine.client_id, machine.secret)
+    ).get_json()["access_token"]
 
     for headers in (owner.headers, key_headers(key), {"Authorization": f"Bearer {token}"}):
         body = client.get("/api/auth/me", headers=headers).get_json()

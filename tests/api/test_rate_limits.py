@@ -25,7 +25,7 @@ from tests.api_key_helpers import create_key
 from tests.assertions import assert_error
 from tests.factories import PASSWORD
 from tests.integration.servers import redis_reachable, require
-from tests.oauth_helpers import FIRST_PARTY, OAuthClient, assert_oauth_error, create_client, token_request
+from tests.oauth_helpers import FIRST_PARTY, OAuthClient, assert_oauth_error, token_request
 
 LOGIN = "/api/auth/login"
 VERIFY = "/api/auth/api-keys/verify"
@@ -145,10 +145,9 @@ def test_bodies_without_an_email_spend_nothing_but_are_refused_once_the_ip_is_ov
 # --- /oauth/token -------------------------------------------------------------------------
 
 
-def test_token_failures_are_limited_per_ip_in_the_rfc6749_shape(limited, owner):
+def test_token_failures_are_limited_per_ip_in_the_rfc6749_shape(limited, machine, web_app):
     app = limited(rate_limit_token_ip="2/minute")
-    confidential = create_client(app, "svc", "client_credentials", scope="content:generate")
-    other = create_client(app, "other", "client_credentials")
+    confidential, other = machine, web_app
     client = app.test_client()
     form = {"grant_type": "client_credentials"}
     for _ in range(4):  # successes spend nothing
@@ -163,11 +162,11 @@ def test_token_failures_are_limited_per_ip_in_the_rfc6749_shape(limited, owner):
     assert 1 <= int(response.headers["Retry-After"]) <= 60
 
 
-def test_wrong_client_secrets_never_lock_the_client_out(limited, owner):
+def test_wrong_client_secrets_never_lock_the_client_out(limited, machine):
     """A 256-bit secret cannot be guessed: a per-client budget would only let anybody who
     knows the client id lock the client out. Wrong secrets spend their addresses' budgets."""
     app = limited(rate_limit_token_account="2/minute", rate_limit_token_ip="3/minute")
-    confidential = create_client(app, "svc", "client_credentials")
+    confidential = machine
     wrong = OAuthClient(confidential.client_id, "ocs_not-the-secret")
     client = app.test_client()
     form = {"grant_type": "client_credentials"}
@@ -230,9 +229,9 @@ def test_a_bad_refresh_token_counts_against_the_address_not_the_shared_client(li
         pytest.param({"grant_type": "client_credentials", "scope": "a", "extra": ["1", "2"]}, id="repeated-parameter"),
     ],
 )
-def test_token_requests_refused_for_their_shape_spend_nothing(limited, owner, form):
+def test_token_requests_refused_for_their_shape_spend_nothing(limited, machine, form):
     app = limited(rate_limit_token_ip="2/minute", rate_limit_token_account="2/minute")
-    confidential = create_client(app, "svc", "client_credentials", scope="content:generate")
+    confidential = machine
     client = app.test_client()
     for _ in range(4):
         response = client.post("/oauth/token", data=form, headers=_basic(confidential))
@@ -241,10 +240,10 @@ def test_token_requests_refused_for_their_shape_spend_nothing(limited, owner, fo
     assert token_request(client, {"grant_type": "client_credentials"}, confidential).status_code == 200
 
 
-def test_grants_without_a_password_read_no_account_counter(limited, owner, monkeypatch):
+def test_grants_without_a_password_read_no_account_counter(limited, owner, machine, monkeypatch):
     """Only the password grant names a guessable account; other grants pay for the IP budget alone."""
     app = limited()
-    confidential = create_client(app, "svc", "client_credentials", scope="content:generate")
+    confidential = machine
     strategy = app.extensions["outter_auth"].rate_limits.limiter.limiter
     reads: list[tuple[str, ...]] = []
     real_test = strategy.test

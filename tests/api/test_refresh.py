@@ -30,7 +30,6 @@ from tests.oauth_helpers import (
     assert_oauth_error,
     assert_token_response,
     bearer,
-    create_client,
     me_status,
     password_grant,
     refresh_grant,
@@ -209,21 +208,11 @@ def test_member_cannot_widen_an_empty_scope(client, member: Actor):
 # --- client binding ------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def app_client(app, owner: Actor) -> OAuthClient:
-    return create_client(app, "Acme web", "password", "refresh_token", scope="users:read", first_party=True)
-
-
-@pytest.fixture
-def other_public(app, owner: Actor) -> OAuthClient:
-    return create_client(app, "Acme mobile", "password", "refresh_token", first_party=True, public=True)
-
-
-def _presenters(app_client: OAuthClient, other_public: OAuthClient) -> dict[str, tuple[OAuthClient, str]]:
+def _presenters(web_app: OAuthClient, mobile: OAuthClient) -> dict[str, tuple[OAuthClient, str]]:
     return {
         "outter-app": (OUTTER_APP, "none"),
-        "confidential": (app_client, "basic"),
-        "public": (other_public, "none"),
+        "confidential": (web_app, "basic"),
+        "public": (mobile, "none"),
     }
 
 
@@ -238,9 +227,9 @@ def _presenters(app_client: OAuthClient, other_public: OAuthClient) -> dict[str,
     ],
 )
 def test_a_refresh_token_works_only_for_its_own_client(
-    app, client, owner: Actor, app_client, other_public, owner_name: str, thief_name: str
+    app, client, owner: Actor, web_app, mobile, owner_name: str, thief_name: str
 ):
-    presenters = _presenters(app_client, other_public)
+    presenters = _presenters(web_app, mobile)
     issued_to, issued_method = presenters[owner_name]
     thief, thief_method = presenters[thief_name]
     login = assert_token_response(password_grant(client, issued_to, owner.email, PASSWORD, method=issued_method))
@@ -253,11 +242,11 @@ def test_a_refresh_token_works_only_for_its_own_client(
     assert audit_events(app, "refresh_token.reused") == []
 
 
-def test_json_refresh_serves_only_the_first_party_client(client, owner: Actor, app_client):
-    login = assert_token_response(password_grant(client, app_client, owner.email, PASSWORD, method="basic"))
+def test_json_refresh_serves_only_the_first_party_client(client, owner: Actor, web_app):
+    login = assert_token_response(password_grant(client, web_app, owner.email, PASSWORD, method="basic"))
 
     assert_refused(client.post(JSON_REFRESH, json={"refresh_token": login["refresh_token"]}), "json")
-    assert_token_response(refresh_grant(client, app_client, login["refresh_token"], method="basic"))
+    assert_token_response(refresh_grant(client, web_app, login["refresh_token"], method="basic"))
 
 
 # --- lifetimes (a separate app with short ones, same database) -------------------------------
@@ -392,8 +381,7 @@ def test_logout_needs_a_user_token(client, owner: Actor, headers):
     assert me_status(client, owner.token) == 200
 
 
-def test_client_credentials_token_cannot_log_out(app, client, owner: Actor):
-    machine = create_client(app, "Billing", "client_credentials", scope="users:read")
+def test_client_credentials_token_cannot_log_out(client, owner: Actor, machine):
     token = assert_token_response(token_request(client, {"grant_type": "client_credentials"}, machine), refresh=False)
 
     response = client.post(LOGOUT, headers=bearer(token["access_token"]))

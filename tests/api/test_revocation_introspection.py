@@ -1,9 +1,9 @@
 """POST /oauth/revoke (RFC 7009) and POST /oauth/introspect (RFC 7662).
 
 ``machine`` is acme's confidential client (the usual introspection caller),
-``app_client`` acme's confidential first-party app, ``globex_machine`` a client of
+``web_app`` acme's confidential first-party app, ``globex_machine`` a client of
 another tenant. User tokens come from ``/api/auth/login`` (client ``outter-app``)
-unless a test logs in through ``app_client``. Forged tokens are presented to both endpoints
+unless a test logs in through ``web_app``. Forged tokens are presented to both endpoints
 (and every other place that reads a Bearer token) by tests/attacks/test_forged_jwts.py.
 """
 
@@ -30,6 +30,7 @@ from tests.oauth_helpers import (
     OUTTER_APP,
     REVOKE_URL,
     OAuthClient,
+    assert_introspection,
     assert_oauth_error,
     assert_token_response,
     bearer,
@@ -47,26 +48,6 @@ from tests.oauth_helpers import (
 INACTIVE = {"active": False}
 
 
-@pytest.fixture
-def machine(app, owner: Actor) -> OAuthClient:
-    return create_client(app, "Gateway", "client_credentials", scope="users:read content:generate")
-
-
-@pytest.fixture
-def app_client(app, owner: Actor) -> OAuthClient:
-    return create_client(app, "Acme web", "password", "refresh_token", scope="users:read", first_party=True)
-
-
-@pytest.fixture
-def mobile(app, owner: Actor) -> OAuthClient:
-    return create_client(app, "Acme mobile", "password", "refresh_token", first_party=True, public=True)
-
-
-@pytest.fixture
-def globex_machine(app, other_owner: Actor) -> OAuthClient:
-    return create_client(app, "Globex gateway", "client_credentials", tenant="globex", scope="users:read")
-
-
 def cc_token(client, oauth_client: OAuthClient) -> str:
     response = token_request(client, {"grant_type": "client_credentials"}, oauth_client)
     return str(assert_token_response(response, refresh=False)["access_token"])
@@ -76,14 +57,6 @@ def assert_revoked_ok(response: Any) -> None:
     """RFC 7009 §2.2: 200 whether or not there was anything to revoke."""
     assert response.status_code == 200, response.get_data(as_text=True)
     assert response.mimetype == "application/json"
-
-
-def assert_introspection(response: Any) -> dict[str, Any]:
-    assert response.status_code == 200, response.get_data(as_text=True)
-    assert response.mimetype == "application/json"
-    body = response.get_json()
-    assert isinstance(body["active"], bool)
-    return body
 
 
 def is_active(client, introspector: OAuthClient, token: str) -> bool:
@@ -99,12 +72,12 @@ def is_active(client, introspector: OAuthClient, token: str) -> bool:
 
 
 @pytest.fixture(params=["outter-app", "confidential-basic", "confidential-post", "public"])
-def session_client(request, app_client: OAuthClient, mobile: OAuthClient) -> tuple[OAuthClient, str]:
+def session_client(request, web_app: OAuthClient, mobile: OAuthClient) -> tuple[OAuthClient, str]:
     """A client that logs users in, and how it authenticates."""
     return {
         "outter-app": (OUTTER_APP, "none"),
-        "confidential-basic": (app_client, "basic"),
-        "confidential-post": (app_client, "post"),
+        "confidential-basic": (web_app, "basic"),
+        "confidential-post": (web_app, "post"),
         "public": (mobile, "none"),
     }[request.param]
 
@@ -202,13 +175,13 @@ def test_unknown_token_revocation_is_200(client, owner: Actor, machine, who: str
 @pytest.mark.parametrize("kind", ["access_token", "refresh_token"])
 @pytest.mark.parametrize("revoker", ["same-tenant-client", "first-party-app", "other-tenant-client"])
 def test_another_clients_token_is_200_and_keeps_working(
-    client, owner: Actor, machine, app_client, globex_machine, kind: str, revoker: str
+    client, owner: Actor, machine, web_app, globex_machine, kind: str, revoker: str
 ):
     """RFC 7009 §2.1: the server checks the token was issued to the client asking."""
     login = assert_token_response(password_grant(client, OUTTER_APP, owner.email, PASSWORD))  # outter-app's
     oauth_client = {
         "same-tenant-client": machine,
-        "first-party-app": app_client,
+        "first-party-app": web_app,
         "other-tenant-client": globex_machine,
     }[revoker]
 
@@ -218,8 +191,8 @@ def test_another_clients_token_is_200_and_keeps_working(
     assert_token_response(refresh_grant(client, OUTTER_APP, login["refresh_token"]))
 
 
-def test_outter_app_cannot_revoke_a_tenant_clients_tokens(client, owner: Actor, app_client, machine):
-    login = assert_token_response(password_grant(client, app_client, owner.email, PASSWORD, method="basic"))
+def test_outter_app_cannot_revoke_a_tenant_clients_tokens(client, owner: Actor, web_app, machine):
+    login = assert_token_response(password_grant(client, web_app, owner.email, PASSWORD, method="basic"))
     machine_token = cc_token(client, machine)
 
     for token in (login["access_token"], login["refresh_token"], machine_token):
@@ -227,7 +200,7 @@ def test_outter_app_cannot_revoke_a_tenant_clients_tokens(client, owner: Actor, 
 
     assert me_status(client, login["access_token"]) == 200
     assert me_status(client, machine_token) == 200
-    assert_token_response(refresh_grant(client, app_client, login["refresh_token"], method="basic"))
+    assert_token_response(refresh_grant(client, web_app, login["refresh_token"], method="basic"))
 
 
 @pytest.mark.parametrize("hint", ["foo", "id_token", "Access_Token"])
@@ -352,11 +325,11 @@ def test_active_client_credentials_token(client, owner: Actor, machine: OAuthCli
     assert body["token_type"] == "Bearer"
 
 
-def test_a_tenant_client_introspects_another_clients_tokens_of_its_tenant(client, owner, machine, app_client):
-    login = assert_token_response(password_grant(client, app_client, owner.email, PASSWORD, method="basic"))
+def test_a_tenant_client_introspects_another_clients_tokens_of_its_tenant(client, owner, machine, web_app):
+    login = assert_token_response(password_grant(client, web_app, owner.email, PASSWORD, method="basic"))
     body = assert_introspection(introspect(client, machine, login["access_token"]))
     assert body["active"] is True
-    assert body["client_id"] == app_client.client_id
+    assert body["client_id"] == web_app.client_id
 
 
 @pytest.mark.parametrize("hint", [None, "refresh_token", "access_token"])

@@ -33,7 +33,6 @@ from tests.oauth_helpers import (
     OAuthClient,
     assert_oauth_error,
     basic_auth,
-    create_client,
     me_status,
 )
 
@@ -128,12 +127,7 @@ def test_f7_refused_keys_from_one_ipv6_64_share_one_budget(limited_app, endpoint
 # --- F8 (Low): OAuth endpoints read the form body only ------------------------------------------
 
 
-@pytest.fixture
-def introspector(app: Flask, owner: Actor) -> OAuthClient:
-    return create_client(app, "introspector", "client_credentials")
-
-
-def oauth_request(owner: Actor, introspector: OAuthClient, endpoint: str, where: str) -> tuple[str, dict, dict]:
+def oauth_request(owner: Actor, machine: OAuthClient, endpoint: str, where: str) -> tuple[str, dict, dict]:
     """(url, form, headers) with a parameter in the query only, or in both query and form."""
     if endpoint == "token":
         form = {"client_id": FIRST_PARTY, "username": owner.email, "password": PASSWORD, "grant_type": "password"}
@@ -145,7 +139,7 @@ def oauth_request(owner: Actor, introspector: OAuthClient, endpoint: str, where:
             form["client_id"] = FIRST_PARTY
             headers = {}
         else:
-            headers = basic_auth(introspector.client_id, str(introspector.secret))
+            headers = basic_auth(machine.client_id, str(machine.secret))
     if where == "query-and-form":
         name = "grant_type" if endpoint == "token" else "token"
         return f"{url}?{name}={form[name]}", form, headers
@@ -157,10 +151,10 @@ def oauth_request(owner: Actor, introspector: OAuthClient, endpoint: str, where:
 @pytest.mark.parametrize("where", ["query-only", "query-and-form"])
 @pytest.mark.parametrize("endpoint", ["token", "revoke", "introspect"])
 def test_f8_query_parameters_on_the_oauth_endpoints_are_refused(
-    app, client: FlaskClient, owner: Actor, introspector: OAuthClient, endpoint: str, where: str
+    app, client: FlaskClient, owner: Actor, machine: OAuthClient, endpoint: str, where: str
 ):
     logins_before = len(audit_events(app, "login.succeeded"))
-    url, form, headers = oauth_request(owner, introspector, endpoint, where)
+    url, form, headers = oauth_request(owner, machine, endpoint, where)
 
     response = client.post(url, data=form, headers=headers)
 

@@ -101,7 +101,7 @@ def test_f4_gateway_check_forwards_the_scopes_of_a_demoted_admin_as_they_are_now
 
 
 @pytest.fixture
-def machine(app: Flask, client, owner: Actor) -> tuple[str, str]:
+def machine_token(app: Flask, client, owner: Actor) -> tuple[str, str]:
     """(client_id, access token) of a client_credentials client holding users:read projects:read."""
     made = create_client(app, "machine", "client_credentials", scope="users:read projects:read")
     body = assert_token_response(token_request(client, {"grant_type": "client_credentials"}, made), refresh=False)
@@ -110,8 +110,8 @@ def machine(app: Flask, client, owner: Actor) -> tuple[str, str]:
     return made.client_id, token
 
 
-def test_f5_a_token_of_a_deleted_client_is_refused(client, owner: Actor, machine):
-    client_id, token = machine
+def test_f5_a_token_of_a_deleted_client_is_refused(client, owner: Actor, machine_token):
+    client_id, token = machine_token
 
     assert client.delete(f"{CLIENTS}/{client_id}", headers=owner.headers).status_code == 204
 
@@ -121,8 +121,8 @@ def test_f5_a_token_of_a_deleted_client_is_refused(client, owner: Actor, machine
     assert_check_refuses(client, token)
 
 
-def test_f5_a_token_of_a_narrowed_client_acts_with_the_remaining_scopes(client, owner: Actor, machine):
-    client_id, token = machine
+def test_f5_a_token_of_a_narrowed_client_acts_with_the_remaining_scopes(client, owner: Actor, machine_token):
+    client_id, token = machine_token
 
     narrowed = client.patch(f"{CLIENTS}/{client_id}", json={"scopes": ["projects:read"]}, headers=owner.headers)
     assert narrowed.status_code == 200, narrowed.get_data(as_text=True)
