@@ -6,8 +6,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask
+from sqlalchemy import update
 
 from outter_auth.extensions import db
+from outter_auth.models import User
 from outter_auth.services import tenancy, users
 from outter_auth.services.ceilings import Caller
 
@@ -53,6 +55,13 @@ class Factory:
         with self.app.app_context():
             membership = users.create_member(db.session, Caller(tenant.id, "cli"), email, password, role, 4)
             return membership.user_id
+
+    def deactivate_account(self, user_id: str) -> None:
+        """Deactivate the user in every tenant at once (no endpoint does this: the database's
+        ``is_active``, as an operator would set it)."""
+        with self.app.app_context():
+            db.session.execute(update(User).where(User.id == user_id).values(is_active=False))
+            db.session.commit()
 
     def actor(self, tenant_slug: str, email: str, role: str, password: str = PASSWORD) -> Actor:
         user_id = self.user(tenant_slug, email, role, password)

@@ -17,7 +17,7 @@ from sqlalchemy import event, update
 
 from outter_auth import clock
 from outter_auth.extensions import db
-from outter_auth.models import RefreshToken, Session, User
+from outter_auth.models import RefreshToken, Session
 from outter_auth.services import sessions
 from tests.api_key_helpers import audit_events
 from tests.apps import extra_app
@@ -322,15 +322,13 @@ def test_refresh_issues_an_access_token_from_now(short_app: Flask, short_login, 
 
 
 @pytest.mark.parametrize("what", ["membership", "user"])
-def test_deactivated_account_cannot_refresh(app, client, owner: Actor, make: Factory, via: str, what: str):
+def test_deactivated_account_cannot_refresh(client, owner: Actor, make: Factory, via: str, what: str):
     user_id = make.user("acme", "bob@acme.test", "member")
     bob = make.login("bob@acme.test")
     if what == "membership":
         assert client.delete(f"/api/auth/users/{user_id}", headers=owner.headers).status_code == 204
     else:
-        with app.app_context():
-            db.session.execute(update(User).where(User.id == user_id).values(is_active=False))
-            db.session.commit()
+        make.deactivate_account(user_id)
 
     assert_refused(do_refresh(client, via, bob["refresh_token"]), via)
     assert me_status(client, bob["access_token"]) == 401

@@ -16,11 +16,8 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import update
 
 from outter_auth import clock
-from outter_auth.extensions import db
-from outter_auth.models import User
 from tests.apps import extra_app
 from tests.factories import PASSWORD, Actor, Factory
 from tests.oauth_helpers import (
@@ -425,7 +422,7 @@ def test_a_user_of_two_tenants_token_is_seen_only_by_the_tenant_it_was_issued_fo
 @pytest.mark.parametrize("kind", ["access_token", "refresh_token"])
 @pytest.mark.parametrize("what", ["membership", "user"])
 def test_tokens_of_a_deactivated_account_are_inactive(
-    app, client, owner: Actor, make: Factory, machine, what: str, kind: str
+    client, owner: Actor, make: Factory, machine, what: str, kind: str
 ):
     """The service refuses them (/me says 401, refresh fails): introspection must not call them active."""
     user_id = make.user("acme", "bob@acme.test", "member")
@@ -434,9 +431,7 @@ def test_tokens_of_a_deactivated_account_are_inactive(
     if what == "membership":
         assert client.delete(f"/api/auth/users/{user_id}", headers=owner.headers).status_code == 204
     else:
-        with app.app_context():
-            db.session.execute(update(User).where(User.id == user_id).values(is_active=False))
-            db.session.commit()
+        make.deactivate_account(user_id)
     assert me_status(client, bob["access_token"]) == 401
 
     assert not is_active(client, machine, bob[kind])

@@ -32,11 +32,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
-from sqlalchemy import update
 
 from outter_auth import clock
-from outter_auth.extensions import db
-from outter_auth.models import User
 from tests.assertions import MISSING_CREDENTIALS_CHALLENGE
 from tests.attacks.places import (
     BEARER_PLACES,
@@ -524,9 +521,7 @@ def _removed_member(f: Forge, c: Caller) -> str:
 
 def _deactivated_account(f: Forge, c: Caller) -> str:
     user_id, token = _bob(f)
-    with c.client.application.app_context():
-        db.session.execute(update(User).where(User.id == user_id).values(is_active=False))
-        db.session.commit()
+    f.make.deactivate_account(user_id)
     return token
 
 
