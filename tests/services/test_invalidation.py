@@ -1,5 +1,6 @@
-"""Changes reach every cache: announced in the transaction, heard after the commit, here and
-(over Redis) in every other process; never for a rolled-back change."""
+"""The invalidation bus (``services.invalidation``): committed changes travel over Redis to
+every other process. How a change is announced and heard in this process is
+tests/services/test_changes.py."""
 
 from __future__ import annotations
 
@@ -9,54 +10,8 @@ import uuid
 
 import pytest
 
-from outter_auth.extensions import db
-from outter_auth.services import changes
 from outter_auth.services.invalidation import InvalidationBus
 from tests.integration.servers import REDIS_URL, redis_reachable, require
-
-
-@pytest.fixture
-def heard(app, monkeypatch):
-    """The tags this process's runtime hears of, in order."""
-    tags: list[str] = []
-    state = app.extensions["outter_auth"]
-    original = state.forget
-    monkeypatch.setattr(state, "forget", lambda tag: (tags.append(tag), original(tag)))
-    return tags
-
-
-def test_a_change_is_heard_once_its_transaction_commits(ctx, heard):
-    changes.announce(db.session, "api_key", "key_1")
-    changes.announce(db.session, "api_key", "key_1")  # announced twice, heard once
-    assert heard == []  # not before the commit: the change might still be rolled back
-
-    db.session.commit()
-
-    assert heard == ["api_key:key_1"]
-
-
-def test_a_rolled_back_change_is_never_heard(ctx, heard):
-    changes.announce(db.session, "client", "cli_1")
-    db.session.rollback()
-    db.session.commit()  # a later commit must not carry the dropped announcement
-
-    assert heard == []
-
-
-def test_an_unknown_kind_is_an_error_not_a_silent_tag():
-    with pytest.raises(ValueError, match="unknown kind"):
-        changes.tag("apikey", "key_1")
-
-
-def test_a_cache_entry_is_dropped_when_its_change_commits(app, ctx):
-    state = app.extensions["outter_auth"]
-    state.clients.get("cli_gone", lambda: None)
-    assert "cli_gone" in state.clients._entries
-
-    changes.announce(db.session, "client", "cli_gone")
-    db.session.commit()
-
-    assert "cli_gone" not in state.clients._entries
 
 
 @pytest.fixture
