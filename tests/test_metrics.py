@@ -16,7 +16,7 @@ from flask import Flask
 from prometheus_client.parser import text_string_to_metric_families
 
 from outter_auth import metrics
-from tests.api_key_helpers import confidential_client, create_key, key_headers
+from tests.api_key_helpers import create_key, key_headers
 from tests.factories import PASSWORD, Actor
 
 REPO = Path(__file__).resolve().parent.parent
@@ -141,13 +141,12 @@ def test_gateway_results_by_code_and_the_key_cache(metrics_app, owner: Actor):
     assert delta("outter_auth_api_key_cache_lookups_total", result="hit") >= 2
 
 
-def test_tokens_issued_by_grant_type(metrics_app, make, owner: Actor):
+def test_tokens_issued_by_grant_type(metrics_app, make, owner: Actor, machine):
     client = metrics_app.test_client()
-    client_id, secret = confidential_client(metrics_app)
     before = scrape(metrics_app)
     login = client.post("/api/auth/login", json={"email": "owner@acme.test", "password": PASSWORD}).get_json()
     client.post("/api/auth/token/refresh", json={"refresh_token": login["refresh_token"]})
-    client.post("/oauth/token", data={"grant_type": "client_credentials"}, auth=(client_id, secret))
+    client.post("/oauth/token", data={"grant_type": "client_credentials"}, auth=(machine.client_id, machine.secret))
     after = scrape(metrics_app)
     for grant in ("login", "refresh_token", "client_credentials"):
         issued = value(after, "outter_auth_tokens_issued_total", grant_type=grant)

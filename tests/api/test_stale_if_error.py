@@ -116,8 +116,7 @@ def test_a_bearer_token_checked_before_the_outage_keeps_passing_check(client, ow
     assert response.status_code == 200 and response.headers["X-Outter-User-Id"] == owner.user_id
 
 
-def test_a_known_client_still_gets_client_credentials_tokens(app, client, owner, outage):
-    machine = create_client(app, "billing", "client_credentials", scope="users:read")
+def test_a_known_client_still_gets_client_credentials_tokens(app, client, machine, outage):
     headers = basic_auth(machine.client_id, machine.secret)
     assert client.post(TOKEN, data={"grant_type": "client_credentials"}, headers=headers).status_code == 200
     unknown = create_client(app, "never-used", "client_credentials", scope="users:read")
