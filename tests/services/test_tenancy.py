@@ -166,6 +166,7 @@ def test_a_live_slug_is_taken_in_its_tenant_only(acme, projects):
 @pytest.mark.parametrize(
     ("name", "slug"),
     [("Content API", "content-api"), ("Café Crème", "cafe-creme"), ("  --Web--  ", "web"), ("x" * 70, "x" * 64)],
+    ids=["words", "accents", "dashes-and-spaces", "too-long"],
 )
 def test_a_slug_is_made_from_the_name(acme, name, slug):
     assert tenancy.create_project(db.session, acme, name).slug == slug
