@@ -1,7 +1,8 @@
 """Fixtures: one migrated database and one app per test session, clean rows per test.
 
 The database is SQLite in a temporary folder unless ``OUTTER_DATABASE_URL`` names
-another (CI sets a PostgreSQL one). The schema always comes from the Alembic
+another (CI sets a PostgreSQL one; each pytest-xdist worker then gets a database of its own,
+made next to it and dropped afterwards). The schema always comes from the Alembic
 migrations, never from ``create_all``, so every run also tests the migrations.
 """
 
@@ -9,14 +10,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import flask_migrate
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import text
+from sqlalchemy import create_engine, make_url, text
 
 from outter_auth import clock
 from outter_auth.app import create_app
@@ -28,11 +29,34 @@ from tests.oauth_helpers import OAuthClient, create_client
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+def database_url(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Iterator[str]:
     url = os.environ.get("OUTTER_DATABASE_URL")
-    if url:
-        return url
-    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'outter_auth_test.db'}"
+    if not url:
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'outter_auth_test.db'}"
+    elif worker_id == "master" or make_url(url).get_backend_name() != "postgresql":
+        yield url
+    else:
+        # pytest-xdist (setup.cfg: -n auto): every worker migrates its database and empties it
+        # after each test, so each gets a database of its own next to the one named.
+        with worker_database(url, worker_id) as own:
+            yield own
+
+
+@contextmanager
+def worker_database(url: str, worker_id: str) -> Iterator[str]:
+    base = make_url(url)
+    own = base.set(database=f"{base.database}_{worker_id}")
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    drop = text(f'DROP DATABASE IF EXISTS "{own.database}" WITH (FORCE)')
+    try:
+        with admin.connect() as connection:
+            connection.execute(drop)
+            connection.execute(text(f'CREATE DATABASE "{own.database}"'))
+        yield own.render_as_string(hide_password=False)
+        with admin.connect() as connection:
+            connection.execute(drop)
+    finally:
+        admin.dispose()
 
 
 @pytest.fixture(scope="session")
