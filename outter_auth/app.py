@@ -133,7 +133,13 @@ def _runtime(app: Flask, settings: Settings) -> Runtime:
         token_state=TokenState(ttl, _session_member, _is_revoked, stale=stale),
         verified_tokens=VerifiedTokens(token_settings),
         invalidation=InvalidationBus(settings.redis_url, _forget_in(app), _forget_all_in(app)),
-        lockout=LockoutPolicy(settings.lockout_threshold, settings.lockout_base_seconds, settings.lockout_max_seconds),
+        lockout=LockoutPolicy(
+            settings.lockout_threshold,
+            settings.lockout_base_seconds,
+            settings.lockout_max_seconds,
+            account_threshold=settings.lockout_account_threshold,
+            ipv6_prefix=settings.rate_limit_ipv6_prefix,
+        ),
     )
 
 

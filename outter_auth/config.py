@@ -73,9 +73,14 @@ class Settings:
     # Per-IP budgets count an IPv6 address as its network of this prefix length: one
     # subscriber usually holds a whole /64.
     rate_limit_ipv6_prefix: int = 64
-    # Failed logins (per email) before the account locks; 0 disables lockout. The lock
-    # lasts lockout_base_seconds, doubling with every further failure, up to the maximum.
+    # Failed logins of one email from one client address (IPv6: its rate_limit_ipv6_prefix
+    # network) before that address is locked out of it; 0 disables lockout. The lock lasts
+    # lockout_base_seconds, doubling with every further failure, up to the maximum.
     lockout_threshold: int = 10  # the usual default (Auth0, Okta and Entra ID use 10)
+    # Failed logins of one email from all addresses together before it locks for everybody
+    # (credential stuffing from many addresses); 0: no account-wide lock. High enough that
+    # nobody mistyping reaches it: a stranger's failures below it never lock the owner out.
+    lockout_account_threshold: int = 100
     lockout_base_seconds: int = 60
     lockout_max_seconds: int = 3600
     # Proxies in front of us that set X-Forwarded-For/-Proto (werkzeug's ProxyFix);
@@ -146,6 +151,7 @@ _INT_FIELDS = {
     "client_token_reuse": (0, 300),
     "audit_retention_days": (1, None),
     "lockout_threshold": (0, None),
+    "lockout_account_threshold": (0, None),
     "lockout_base_seconds": (1, None),
     "lockout_max_seconds": (1, None),
     "trusted_proxies": (0, 10),
@@ -290,6 +296,11 @@ def load_settings(
     base, longest = raw.get("lockout_base_seconds", 60), raw.get("lockout_max_seconds", 3600)
     if longest < base:
         raise ConfigError(f"OUTTER_LOCKOUT_MAX_SECONDS ({longest}) must be >= OUTTER_LOCKOUT_BASE_SECONDS ({base})")
+    pair, account = raw.get("lockout_threshold", 10), raw.get("lockout_account_threshold", 100)
+    if pair and account and account < pair:
+        raise ConfigError(
+            f"OUTTER_LOCKOUT_ACCOUNT_THRESHOLD ({account}) must be >= OUTTER_LOCKOUT_THRESHOLD ({pair}), or 0"
+        )
     return Settings(**raw)
 
 

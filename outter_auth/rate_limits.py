@@ -5,13 +5,17 @@ Three budgets, all configurable (``OUTTER_RATE_LIMIT_*``, see ``config.Settings`
 - login and ``/oauth/token``: failed *guesses* count against the caller's IP (a
   wrong password, a wrong client secret, a refresh token or code that does not
   hold), and wrong passwords also against the account they named (an email, or the
-  password grant's username), so one address cannot spray many accounts and many
-  addresses cannot hammer one. Only guesses count, as in Auth0's and Keycloak's
-  brute-force protection: a busy address that logs in correctly is never slowed
-  down, and a request refused for its shape (a bad grant type, a bad scope) spends
-  nothing. Client secrets and refresh tokens (256 random bits) cannot be guessed, so
-  they get no per-account budget: it would only let anybody who knows a client id
-  lock that client, or all users of the shared first-party client, out;
+  password grant's username) *from that address*, so one address cannot spray many
+  accounts nor hammer one. The budget is the (account, address) pair's, as the
+  lockout's is (``services/lockout.py``): a budget of the account alone would let
+  anybody who knows an email make its owner wait. Many addresses hammering one
+  account meet the lockout's account-wide budget instead. Only guesses count, as
+  in Auth0's and Keycloak's brute-force protection: a busy address that logs in
+  correctly is never slowed down, and a request refused for its shape (a bad grant
+  type, a bad scope) spends nothing. Client secrets and refresh tokens (256 random
+  bits) cannot be guessed, so they get no per-account budget: it would only let
+  anybody who knows a client id lock that client, or all users of the shared
+  first-party client, out;
 - ``verify`` and ``check``: only *refusals* count, per IP. A valid key never touches
   the limiter, so the hot path pays nothing (no storage round trip) for it; a flood
   of bad keys from one address turns into 429s.
@@ -25,8 +29,6 @@ lock everybody out.
 
 from __future__ import annotations
 
-import functools
-import ipaddress
 import logging
 import math
 import threading
@@ -39,6 +41,7 @@ from limits import RateLimitItem, parse_many
 
 from outter_auth.api.base import json_body
 from outter_auth.config import Settings
+from outter_auth.services.addresses import address_bucket
 from outter_auth.services.lockout import account_key
 from outter_auth.services.users import normalize_email
 
@@ -59,25 +62,10 @@ def client_ip() -> str:
     return address_bucket(request.remote_addr or "unknown", prefix)
 
 
-@functools.lru_cache(maxsize=4096)
-def address_bucket(address: str, ipv6_prefix: int) -> str:
-    """IPv4 addresses count alone; an IPv6 address counts as its /``ipv6_prefix`` network
-    (default /64): one subscriber usually holds a whole /64, so counting each of its
-    2**64 addresses alone would give it an unlimited budget."""
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return address
-    if isinstance(ip, ipaddress.IPv4Address):
-        return address
-    if ip.ipv4_mapped is not None:
-        return str(ip.ipv4_mapped)
-    return str(ipaddress.ip_network(f"{ip}/{ipv6_prefix}", strict=False))
-
-
 def _account(email: str) -> str:
     # Emails are not secrets, but they need not sit in Redis either: the lockout's digest.
-    return "account:" + account_key(normalize_email(email))
+    # With the caller's address: the pair, never the account alone (see the module's docstring).
+    return f"account:{account_key(normalize_email(email))}:{client_ip()}"
 
 
 def login_account() -> str:

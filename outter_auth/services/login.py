@@ -45,21 +45,23 @@ def authenticate_password(
     same error, so neither the answer nor its timing tells which it was. Only
     once the password is right do we say anything about the account itself.
     ``client_tenant_id`` confines a tenant's own first-party client to its tenant.
-    With a lockout, a locked email is refused before any password check
-    (:class:`lockout.AccountLocked`), known or not, and failures count towards a lock.
+    With a lockout, an email locked for the caller's address (or for every address) is
+    refused before any password check (:class:`lockout.AccountLocked`), known or not,
+    and failures count towards both locks.
     """
     account = lockout.account_key(normalize_email(email))
+    source = policy.lockout.source(origin.ip if origin else None) if policy.lockout else lockout.ACCOUNT_WIDE
     if policy.locks:
-        lockout.check_not_locked(db, account, clock.now())
+        lockout.check_not_locked(db, account, source, clock.now())
     user = _find_user(db, email)
     if user is None:
         passwords.burn_time(policy.bcrypt_rounds)
-        _failed(db, policy, account, None, origin, "unknown_email")
+        _failed(db, policy, account, source, None, origin, "unknown_email")
     elif not passwords.verify_password(password, user.password_hash):
-        _failed(db, policy, account, user, origin, "wrong_password")
-    if policy.locks and lockout.clear(db, account):
+        _failed(db, policy, account, source, user, origin, "wrong_password")
+    if policy.locks and lockout.clear_address(db, account, source):
         # Committed now: the login may still end in a 400 or 403 below, and the right
-        # password resets the count all the same.
+        # password resets this address's count all the same.
         db.commit()
     return choose_membership(user, tenant_ref, client_tenant_id)
 
@@ -101,13 +103,19 @@ def _find_user(db: DbSession, email: str) -> User | None:
 
 
 def _failed(
-    db: DbSession, policy: LoginPolicy, account: str, user: User | None, origin: audit.Origin | None, reason: str
+    db: DbSession,
+    policy: LoginPolicy,
+    account: str,
+    source: str,
+    user: User | None,
+    origin: audit.Origin | None,
+    reason: str,
 ) -> NoReturn:
     """Count and audit a failed login, then raise :class:`InvalidCredentials`."""
     tenants = [m.tenant_id for m in user.memberships] if user is not None else []
     subject = user.id if user is not None else None
     if policy.lockout is not None and policy.lockout.enabled:
-        _count_failure(db, policy.lockout, account, tenants, subject, origin)
+        _count_failure(db, policy.lockout, account, source, tenants, subject, origin)
     audit.record(
         db,
         "login.failed",
@@ -124,23 +132,23 @@ def _count_failure(
     db: DbSession,
     policy: lockout.LockoutPolicy,
     account: str,
+    source: str,
     tenants: list[str],
     subject: str | None,
     origin: audit.Origin | None,
 ) -> None:
-    """One more failure; when it locks the account, every tenant of the user hears of it."""
-    failures, locked_until = lockout.record_failure(db, account, policy, clock.now())
-    if locked_until is None:
-        return
-    metrics.lockout()
-    targets: list[str | None] = [*tenants] or [None]
-    for tenant_id in targets:
-        audit.record(
-            db,
-            "account.locked",
-            tenant_id=tenant_id,
-            subject=subject,
-            origin=origin,
-            details={"failures": failures, "locked_until": locked_until.isoformat()},
-            commit=False,
-        )
+    """One more failure; when it locks the address out or the whole account, every tenant
+    of the user hears of it. ``scope`` says which; the address is the event's ``ip``."""
+    for lock in lockout.record_failure(db, account, source, policy, clock.now()):
+        metrics.lockout()
+        targets: list[str | None] = [*tenants] or [None]
+        for tenant_id in targets:
+            audit.record(
+                db,
+                "account.locked",
+                tenant_id=tenant_id,
+                subject=subject,
+                origin=origin,
+                details={"scope": lock.scope, "failures": lock.failures, "locked_until": lock.locked_until.isoformat()},
+                commit=False,
+            )

@@ -4,8 +4,13 @@ The session ``app`` runs with lockout off (the testing default); ``locking_app``
 app on the same database with threshold 3, base 60 s and maximum 600 s. Factories keep using
 the session app: it is the same database, and their own logins must never be locked.
 
+Every request here comes from the test client's one address, so the lock met is the one of
+the (email, address) pair; the account-wide budget (20 here) is out of reach.
+test_lockout_addresses.py covers other addresses and the account-wide lock.
+
 Expectations are computed here, not imported: the account key is SHA-256 of the normalised
-email, the lock lengths are 60, 120, 240, 480 and then 600 seconds.
+email, the address key SHA-256 of "address:" and the address, the lock lengths are 60, 120,
+240, 480 and then 600 seconds.
 """
 
 from __future__ import annotations
@@ -38,7 +43,12 @@ USERS = "/api/auth/users"
 AUDIT = "/api/auth/audit-events"
 WRONG = "not the password at all"
 THRESHOLD, BASE, LONGEST = 3, 60, 600
-LOCKOUT = {"lockout_threshold": THRESHOLD, "lockout_base_seconds": BASE, "lockout_max_seconds": LONGEST}
+LOCKOUT = {
+    "lockout_threshold": THRESHOLD,
+    "lockout_base_seconds": BASE,
+    "lockout_max_seconds": LONGEST,
+    "lockout_account_threshold": 20,
+}
 VICTIM = "victim@acme.test"
 GHOST = "ghost@acme.test"  # no account has it
 
@@ -66,7 +76,8 @@ def lc(locking_app: Flask) -> Any:
 
 @pytest.fixture(scope="module")
 def _tolerant_app(app: Flask, base_config: dict[str, object]) -> Iterator[Flask]:
-    with extra_app({**base_config, "lockout_threshold": 1000, "lockout_base_seconds": 60}) as built:
+    tolerant = {"lockout_threshold": 1000, "lockout_account_threshold": 1000, "lockout_base_seconds": 60}
+    with extra_app({**base_config, **tolerant}) as built:
         yield built
 
 
@@ -140,11 +151,22 @@ def account_key(email: str) -> str:
     return hashlib.sha256(email.strip().lower().encode("utf-8")).hexdigest()
 
 
-def stored_failures(app: Flask) -> dict[str, tuple[int, datetime | None]]:
-    """account -> (failures, locked_until)."""
+def source_key(address: str) -> str:
+    return hashlib.sha256(f"address:{address}".encode()).hexdigest()
+
+
+HERE = source_key("127.0.0.1")  # the test client's address
+EVERYWHERE = "*"  # the account-wide count
+
+
+def stored_failures(app: Flask, source: str | None = HERE) -> dict[str, tuple[int, datetime | None]]:
+    """account -> (failures, locked_until) of the counts of ``source`` (None: every row, keyed
+    by account and source)."""
     with app.app_context():
         rows = db.session.scalars(select(LoginFailures)).all()
-        return {row.account: (row.failures, row.locked_until) for row in rows}
+    if source is None:
+        return {f"{row.account}/{row.source}": (row.failures, row.locked_until) for row in rows}
+    return {row.account: (row.failures, row.locked_until) for row in rows if row.source == source}
 
 
 def run_cli(app: Flask, *args: str) -> Any:
@@ -252,6 +274,8 @@ def test_account_locked_is_recorded_once_per_lock(app, lc, victim, owner, t0):
     assert event["tenant_id"] == owner.tenant_id
     assert event["subject"] == victim
     assert event["details"]["failures"] == THRESHOLD
+    assert event["details"]["scope"] == "address"  # the test client's address; its ip is the event's
+    assert event["ip"] == "127.0.0.1"
     assert datetime.fromisoformat(event["details"]["locked_until"]) == t0 + timedelta(seconds=BASE)
     assert PASSWORD not in json.dumps(event) and WRONG not in json.dumps(event)
     # The tenant's owner sees it in the audit trail.
@@ -334,6 +358,7 @@ def test_the_lock_grows_with_each_failure_after_it_and_is_capped(app, lc, victim
     events = audit_events(app, "account.locked")
     assert sorted(e["details"]["failures"] for e in events) == [3, 4, 5, 6, 7, 8]
     assert stored_failures(app)[account_key(VICTIM)][0] == 8
+    assert stored_failures(app, EVERYWHERE)[account_key(VICTIM)][0] == 8
 
 
 def test_unknown_emails_grow_their_locks_alike(lc, t0):
@@ -383,7 +408,7 @@ def test_an_admin_unlocks_a_member_at_once(app, lc, victim, admin, t0):
 def test_after_an_unlock_the_count_starts_afresh(app, lc, victim, admin, t0):
     lock(lc, VICTIM)
     assert unlock(lc, victim, admin.headers).status_code == 204
-    assert account_key(VICTIM) not in stored_failures(app)
+    assert not any(key.startswith(account_key(VICTIM)) for key in stored_failures(app, None))
 
     fail(lc, VICTIM, THRESHOLD - 1)
     assert login(lc, VICTIM).status_code == 200
@@ -581,6 +606,7 @@ def test_concurrent_failures_are_all_counted(app, tolerant_app, victim, email, e
         pytest.skip(f"SQLite cannot serve {RACERS} concurrent writers reliably ('database is locked'): {statuses}")
     assert statuses == [401] * RACERS, [r.get_json() for r in results]
     assert stored_failures(app)[account_key(email)] == (earlier + RACERS, None)
+    assert stored_failures(app, EVERYWHERE)[account_key(email)] == (earlier + RACERS, None)
 
 
 # --- 10. lockout off --------------------------------------------------------------------------
@@ -592,7 +618,7 @@ def test_with_lockout_off_nothing_ever_locks_and_nothing_is_stored(app, client, 
         assert_error(login(client, GHOST, WRONG), 401)
 
     assert login(client, VICTIM).status_code == 200
-    assert stored_failures(app) == {}
+    assert stored_failures(app, None) == {}
     assert audit_events(app, "account.locked") == []
 
 
@@ -659,7 +685,9 @@ def test_audit_prune_deletes_only_stale_unlocking_counters(app, t0):
     with app.app_context():
         for name, (failures, last, until) in rows.items():
             db.session.add(
-                LoginFailures(account=account_key(name), failures=failures, last_failure_at=last, locked_until=until)
+                LoginFailures(
+                    account=account_key(name), source=HERE, failures=failures, last_failure_at=last, locked_until=until
+                )
             )
         db.session.commit()
 
@@ -680,19 +708,21 @@ def test_audit_prune_keeps_the_counters_of_real_failures(app, lc, victim, t0):
     assert json.loads(result.output)["login_failures"] == 0
     assert set(stored_failures(app)) == {account_key(VICTIM), account_key(GHOST)}
     clock.advance(timedelta(hours=25))
-    assert json.loads(run_cli(app, "audit", "prune", "--json").output)["login_failures"] == 2
-    assert stored_failures(app) == {}
+    pruned = json.loads(run_cli(app, "audit", "prune", "--json").output)["login_failures"]
+    assert pruned == 4  # each email's count from here, and from everywhere
+    assert stored_failures(app, None) == {}
 
 
 # --- 13. digests, not emails ------------------------------------------------------------------
 
 
-def test_the_table_holds_digests_never_emails(app, lc, victim, t0):
+def test_the_table_holds_digests_never_emails_nor_addresses(app, lc, victim, t0):
     fail(lc, "Victim@Acme.test", THRESHOLD - 1)
     lock(lc, "Ghost@ACME.test")
 
     assert set(stored_failures(app)) == {account_key(VICTIM), account_key(GHOST)}
     with app.app_context():
         dump = json.dumps([list(row) for row in db.session.execute(text("SELECT * FROM login_failures"))], default=str)
-    for needle in (VICTIM, GHOST, "Victim@Acme.test", "Ghost@ACME.test", "victim@", "ghost@", "acme.test"):
+    for needle in (VICTIM, GHOST, "Victim@Acme.test", "Ghost@ACME.test", "victim@", "ghost@", "acme.test", "127.0.0"):
         assert needle.lower() not in dump.lower(), needle
+    assert set(stored_failures(app, EVERYWHERE)) == {account_key(VICTIM), account_key(GHOST)}
