@@ -230,6 +230,7 @@ def _register_api(app: Flask) -> None:
     from outter_auth.api.converters import IdConverter, id_schema
     from outter_auth.auth import API_KEY_SECURITY, BEARER_SECURITY
     from outter_auth.oauth import config_oauth
+    from outter_auth.scopes import MANAGEMENT_SCOPE_DESCRIPTIONS
 
     app.url_map.converters["id"] = IdConverter
     api.init_app(app)
@@ -237,6 +238,10 @@ def _register_api(app: Flask) -> None:
     api.spec.components.security_scheme(BEARER_SECURITY, {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
     api.spec.components.security_scheme(API_KEY_SECURITY, {"type": "apiKey", "in": "header", "name": "X-API-Key"})
     api.spec.components.security_scheme("clientBasic", {"type": "http", "scheme": "basic"})
+    # Where bearer tokens come from (RFC 6749 at /oauth/token), with the scopes of SPEC §3.
+    flow = {"tokenUrl": "/oauth/token", "scopes": MANAGEMENT_SCOPE_DESCRIPTIONS}
+    oauth2 = {"type": "oauth2", "flows": {"clientCredentials": flow, "password": flow}}
+    api.spec.components.security_scheme("oauth2", oauth2)
     config_oauth(app)
     app.register_blueprint(docs.blp)
     for module in (health, wellknown, gateway, oauth, sessions, tenant, projects, users, clients, api_keys, audit):

@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterable
 
 SCOPE_PATTERN = re.compile(r"[a-z0-9_.:-]{1,64}")
+INVALID_SCOPE = "invalid scope: use 1-64 characters of a-z 0-9 _ . : -"
 
 API_KEYS_READ = "api_keys:read"
 API_KEYS_WRITE = "api_keys:write"
@@ -28,6 +29,20 @@ MANAGEMENT_SCOPES: tuple[str, ...] = (
     CLIENTS_READ,
     CLIENTS_WRITE,
 )
+
+# What each allows (SPEC §3), for the OpenAPI document's OAuth 2.0 flows.
+MANAGEMENT_SCOPE_DESCRIPTIONS: dict[str, str] = {
+    API_KEYS_READ: "List and get the tenant's API keys",
+    API_KEYS_WRITE: "Create, update, rotate and revoke the tenant's API keys",
+    USERS_READ: "List the tenant's users",
+    USERS_WRITE: "Invite, update, deactivate and unlock the tenant's users",
+    PROJECTS_READ: "List and get the tenant's projects",
+    PROJECTS_WRITE: "Create, update and delete the tenant's projects",
+    AUDIT_READ: "Read the tenant's audit events",
+    CLIENTS_READ: "List and get the tenant's OAuth clients",
+    CLIENTS_WRITE: "Create, change, rotate the secret of and delete the tenant's OAuth clients",
+}
+assert set(MANAGEMENT_SCOPE_DESCRIPTIONS) == set(MANAGEMENT_SCOPES)
 
 ROLE_SCOPES: dict[str, frozenset[str]] = {
     "owner": frozenset(MANAGEMENT_SCOPES),

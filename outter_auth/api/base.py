@@ -7,6 +7,7 @@ from typing import Any
 
 import flask_smorest
 from apispec import BasePlugin
+from apispec.ext.marshmallow.common import resolve_schema_cls
 from flask import Flask, request
 from flask_smorest.pagination import PaginationMetadataSchema
 from webargs.flaskparser import FlaskParser
@@ -92,6 +93,16 @@ class CommonResponses(BasePlugin):
                 responses.setdefault("400", "BAD_REQUEST")
 
 
+class SchemaRules(BasePlugin):
+    """Say in the document what a schema's ``@validates_schema`` rules enforce: a marshmallow
+    schema's ``OPENAPI_RULES`` (JSON Schema keywords, e.g. ``not``) join its component."""
+
+    def schema_helper(self, name: str, definition: dict[str, Any], **kwargs: Any) -> dict[str, Any] | None:
+        schema = kwargs.get("schema")
+        rules = getattr(resolve_schema_cls(schema), "OPENAPI_RULES", None) if schema is not None else None
+        return dict(rules) if rules else None
+
+
 class Api(flask_smorest.Api):
     """flask-smorest's Api, keeping the headers an HTTP error carries (and
     documenting the shared 400 and 415, and ``X-Pagination`` as the JSON it is).
@@ -115,7 +126,7 @@ class Api(flask_smorest.Api):
 
     def init_app(self, app: Flask, *, spec_kwargs: dict[str, Any] | None = None) -> None:
         spec_kwargs = dict(spec_kwargs or {})
-        spec_kwargs["extra_plugins"] = [*spec_kwargs.get("extra_plugins", ()), CommonResponses()]
+        spec_kwargs["extra_plugins"] = [*spec_kwargs.get("extra_plugins", ()), CommonResponses(), SchemaRules()]
         super().init_app(app, spec_kwargs=spec_kwargs)
 
     def _register_pagination_header(self) -> None:

@@ -66,6 +66,7 @@ class ClientsById(MethodView):
     @blp.response(200, ClientSchema)
     @blp.alt_response(403, description=BEYOND_CALLER)
     @blp.alt_response(404, description="No such client in this tenant")
+    @blp.alt_response(409, description="A grant type this client cannot have (a public client has no secret)")
     def patch(self, body: dict[str, Any], client_id: str) -> OAuthClient:
         """Update an OAuth client"""
         return clients.update_client(db.session, current_caller(), client_id, body, catalogue=runtime().settings.scopes)

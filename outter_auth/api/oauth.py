@@ -17,7 +17,8 @@ CLIENT_AUTH = [{"clientBasic": []}, {}]  # client_secret_basic, or client_id (+ 
 
 
 def _form(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
-    schema = {"type": "object", "properties": properties, "required": required}
+    # Unknown parameters are ignored (RFC 6749 §3.2), but none may be sent twice: one string each.
+    schema = {"type": "object", "properties": properties, "required": required, "additionalProperties": STRING}
     return {"required": True, "content": {"application/x-www-form-urlencoded": {"schema": schema}}}
 
 
@@ -62,7 +63,7 @@ TOKEN_BODY = _json(
 )
 TOKEN_PARAM_FORM = _form(
     {
-        "token": STRING,
+        "token": {**STRING, "description": "An empty or unknown token is an invalid token: 200, nothing happens"},
         "token_type_hint": {
             **STRING,
             "description": "access_token or refresh_token; advisory: an unknown hint is ignored (RFC 7009 §2.1)",

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from outter_auth.schemas.fields import Text, UtcDateTime
+from outter_auth.schemas.fields import Text, UtcDateTime, scope_field
 
 MAX_SCOPES = 100
 MAX_EXPIRES_IN = 10 * 365 * 24 * 3600
@@ -34,7 +34,7 @@ class ApiKeyWithSecretSchema(ApiKeySchema):
 
 class ApiKeyCreateSchema(Schema):
     name = Text(required=True, validate=validate.Length(1, 200))
-    scopes = fields.List(Text(validate=validate.Length(1, 64)), required=True, validate=validate.Length(max=MAX_SCOPES))
+    scopes = fields.List(scope_field(), required=True, validate=validate.Length(max=MAX_SCOPES))
     environment = fields.String(load_default="live", validate=validate.OneOf(["live", "test"]))
     project_id = Text(load_default=None, allow_none=True, validate=validate.Length(1, 40))
     expires_at = UtcDateTime(load_default=None, allow_none=True)
@@ -46,6 +46,14 @@ class ApiKeyCreateSchema(Schema):
         metadata={"description": "Seconds from now; instead of expires_at"},
     )
 
+    # one_expiry, said in the document: not both of them non-null.
+    OPENAPI_RULES: ClassVar[dict[str, Any]] = {
+        "not": {
+            "required": ["expires_at", "expires_in"],
+            "properties": {"expires_at": {"type": "string"}, "expires_in": {"type": "integer"}},
+        }
+    }
+
     @validates_schema
     def one_expiry(self, data: dict[str, Any], **kwargs: Any) -> None:
         if data.get("expires_at") is not None and data.get("expires_in") is not None:
@@ -54,7 +62,7 @@ class ApiKeyCreateSchema(Schema):
 
 class ApiKeyUpdateSchema(Schema):
     name = Text(validate=validate.Length(1, 200))
-    scopes = fields.List(Text(validate=validate.Length(1, 64)), validate=validate.Length(max=MAX_SCOPES))
+    scopes = fields.List(scope_field(), validate=validate.Length(max=MAX_SCOPES))
     expires_at = UtcDateTime(allow_none=True, metadata={"description": "null removes the expiry"})
 
 

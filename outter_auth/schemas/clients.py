@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 from marshmallow import Schema, fields, validate
 
-from outter_auth.schemas.fields import StrictBoolean, Text
+from outter_auth.schemas.fields import StrictBoolean, Text, scope_field
 from outter_auth.services.grant_types import GRANT_TYPES
 
-SCOPE = Text(validate=validate.Length(1, 64))
-REDIRECT_URI = Text(validate=[validate.Length(1, 2000), validate.URL(schemes={"https", "http"}, require_tld=False)])
+SCOPE = scope_field()
+# An absolute http(s) URI without a fragment (RFC 6749 §3.1.2): a host name or IP literal,
+# an optional port, then printable ASCII but space and '#'. A pattern rather than a URL
+# validator, so that the OpenAPI document says exactly what is accepted.
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOST = rf"(?:{_LABEL}(?:\.{_LABEL})*|\[[0-9A-Fa-f:.]{{2,45}}\])"
+REDIRECT_URI_PATTERN = rf"^https?://{_HOST}(?::[0-9]{{1,5}})?(?:[/?][\x21\x22\x24-\x7E]*)?$"
+REDIRECT_URI = Text(
+    validate=[
+        validate.Length(1, 2000),
+        validate.Regexp(REDIRECT_URI_PATTERN, error="must be an http(s) URL without a fragment or spaces"),
+    ]
+)
 ADMIN_GRANTS = [name for name, grant in GRANT_TYPES.items() if not grant.first_party_only]  # the CLI makes those
+CONFIDENTIAL_GRANTS = [name for name, grant in GRANT_TYPES.items() if grant.confidential_only]
 
 
 class ClientSchema(Schema):
@@ -32,6 +46,18 @@ class ClientWithSecretSchema(ClientSchema):
 
 
 class ClientCreateSchema(Schema):
+    # services.grant_types' rule, said in the document: a public client has no secret, so
+    # none of the grants that need one ("grant_types contains X", in OpenAPI 3.0's words).
+    OPENAPI_RULES: ClassVar[dict[str, Any]] = {
+        "not": {
+            "required": ["public", "grant_types"],
+            "properties": {
+                "public": {"enum": [True]},
+                "grant_types": {"not": {"items": {"not": {"enum": CONFIDENTIAL_GRANTS}}}},
+            },
+        }
+    }
+
     name = Text(required=True, validate=validate.Length(1, 200))
     grant_types = fields.List(
         fields.String(validate=validate.OneOf(ADMIN_GRANTS)), required=True, validate=validate.Length(1, 3)

@@ -25,7 +25,7 @@ from outter_auth.scopes import MANAGEMENT_SCOPES, InvalidScopes, check_scopes
 from outter_auth.services import audit, changes
 from outter_auth.services.ceilings import Caller, Shape, refuse_escalation
 from outter_auth.services.digests import secret_digest, secret_matches
-from outter_auth.services.exceptions import InvalidInput, NotFound
+from outter_auth.services.exceptions import Conflict, InvalidInput, NotFound
 from outter_auth.services.grant_types import check_grant_types
 
 SECRET_PREFIX = "ocs_"  # lets secret scanners recognise a leaked client secret
@@ -150,9 +150,14 @@ def update_client(
 ) -> OAuthClient:
     client = _writable(db, caller, client_id)
     if "grant_types" in wanted:
-        wanted["grant_types"] = check_grant_types(
-            wanted["grant_types"], public=client.is_public, first_party=client.is_first_party
-        )
+        try:
+            wanted["grant_types"] = check_grant_types(
+                wanted["grant_types"], public=client.is_public, first_party=client.is_first_party
+            )
+        except InvalidInput as error:
+            # Grant types a new client could ask for, refused for what this one is (public,
+            # or not first-party): a conflict with the client's state, not malformed input.
+            raise Conflict(str(error)) from None
     if "scopes" in wanted:
         wanted["scopes"] = _scopes(wanted["scopes"], catalogue)
         shape = Shape(KIND, frozenset(wanted["scopes"]))

@@ -21,6 +21,7 @@ class FuzzStats:
     renewed: Counter[str] = field(default_factory=Counter)
     aimed: Counter[str] = field(default_factory=Counter)
     authorized: Counter[str] = field(default_factory=Counter)  # sent with a working credential, not refused
+    checks: defaultdict[str, Counter[bool]] = field(default_factory=lambda: defaultdict(Counter))  # name -> passed?
     started: float | None = None
     finished: float | None = None
 
@@ -31,6 +32,9 @@ class FuzzStats:
         self.calls[label] += 1
         self.modes[mode] += 1
         self.statuses[label][status] += 1
+
+    def checked(self, check: str, passed: bool) -> None:
+        self.checks[check][passed] += 1
 
     @property
     def total(self) -> int:
@@ -48,9 +52,20 @@ class FuzzStats:
             authorized = f"({self.authorized[label]} authorized)" if self.authorized[label] else ""
             lines.append(f"  {label:<50} {self.calls[label]:>5} {authorized:<17} {statuses}")
         lines.append(f"cases aimed at a real id: {sum(self.aimed.values())}")
+        lines += self.check_summary()
         lines += [
             f"credential destroyed by a case and renewed: {what} x{n}" for what, n in sorted(self.renewed.items())
         ]
+        return lines
+
+    def check_summary(self) -> list[str]:
+        """Each check schemathesis ran, as its own command line sums them up."""
+        failed = sum(outcomes[False] for outcomes in self.checks.values())
+        lines = [f"checks: {sum(sum(o.values()) for o in self.checks.values())} run, {failed} failed"]
+        for name, outcomes in sorted(self.checks.items()):
+            total = outcomes[True] + outcomes[False]
+            verdict = "PASSED" if not outcomes[False] else "FAILED"
+            lines.append(f"  {name:<40} {outcomes[True]:>5} / {total:<5} passed   {verdict}")
         return lines
 
 
