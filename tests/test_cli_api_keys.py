@@ -201,14 +201,18 @@ def test_revoke_a_key_made_through_the_api(app, client, owner):
         pytest.param(["revoke", "key_x", "--tenant", "nope"], "no tenant", id="revoke-tenant"),
         pytest.param(
             ["create", "--tenant", "acme", "--name", "N", "--scope", "a", "--project", "nope"],
-            "no project",
+            "no such project in this tenant",
             id="create-project",
         ),
         pytest.param(["revoke", "key_doesnotexist", "--tenant", "acme"], "not found", id="revoke-unknown-key"),
         pytest.param(
             ["create", "--tenant", "acme", "--name", "N", "--scope", "Not A Scope"], "invalid scope", id="bad-scope"
         ),
-        pytest.param(["create", "--tenant", "acme", "--name", "N", "--environment", "prod"], "prod", id="bad-env"),
+        pytest.param(
+            ["create", "--tenant", "acme", "--name", "N", "--scope", "a", "--environment", "prod"],
+            "Must be one of: live, test.",
+            id="bad-env",
+        ),
         pytest.param(["create", "--tenant", "acme", "--scope", "a"], "--name", id="missing-name"),
         pytest.param(["create", "--name", "N", "--scope", "a"], "--tenant", id="missing-tenant"),
     ],
@@ -225,10 +229,10 @@ def test_errors_exit_non_zero_with_a_message(app, acme, args, message):
 def test_another_tenants_project_is_no_project(app, client, owner, other_owner):
     create_project(client, other_owner.headers, "secret")
 
-    result = run(app, "api-keys", "create", "--tenant", "acme", "--name", "N", "--project", "secret")
+    result = run(app, "api-keys", "create", "--tenant", "acme", "--name", "N", "--no-scopes", "--project", "secret")
 
     assert result.exit_code != 0
-    assert "no project" in result.output
+    assert "no such project in this tenant" in result.output
 
 
 def test_revoking_another_tenants_key_fails_and_leaves_it_working(app, client, owner, other_owner):

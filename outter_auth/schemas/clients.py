@@ -72,3 +72,15 @@ class ClientUpdateSchema(Schema):
     grant_types = fields.List(fields.String(validate=validate.OneOf(ADMIN_GRANTS)), validate=validate.Length(1, 3))
     scopes = fields.List(SCOPE, validate=validate.Length(max=100))
     redirect_uris = fields.List(REDIRECT_URI, validate=validate.Length(max=20))
+
+
+class OperatorClientCreateSchema(ClientCreateSchema):
+    """An operator's registration (``outter-auth clients create``): the same fields and rules,
+    and also first-party clients with the grants only they may use (the password grant)."""
+
+    grant_types = fields.List(
+        fields.String(validate=validate.OneOf(list(GRANT_TYPES))),
+        required=True,
+        validate=validate.Length(1, len(GRANT_TYPES)),
+    )
+    first_party = StrictBoolean(load_default=False)

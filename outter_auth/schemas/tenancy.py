@@ -19,6 +19,13 @@ class TenantSchema(Schema):
     created_at = fields.AwareDateTime(dump_only=True)
 
 
+class TenantCreateSchema(Schema):
+    """A new tenant (the operator's: ``outter-auth tenants create``; no REST endpoint makes one)."""
+
+    slug = Text(required=True, validate=SLUG)
+    name = Text(load_default=None, validate=validate.Length(1, 200), metadata={"description": "Defaults to the slug."})
+
+
 class ProjectSchema(Schema):
     id = fields.String(dump_only=True)
     tenant_id = fields.String(dump_only=True)
