@@ -9,8 +9,8 @@ result accept ``--json``; lists print JSON arrays.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any, NoReturn, TypeVar
+from collections.abc import Iterable, Mapping
+from typing import Any, NoReturn
 
 import click
 from marshmallow import Schema, ValidationError
@@ -19,8 +19,6 @@ from outter_auth.extensions import db
 from outter_auth.models import Tenant
 from outter_auth.services import tenancy
 from outter_auth.services.ceilings import Caller
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 OPERATOR = "cli"  # the actor of the operator's commands in the audit trail
 
