@@ -19,7 +19,7 @@ from outter_auth.config import ConfigError, Settings, load_settings
 from outter_auth.cors import init_cors
 from outter_auth.extensions import api, db, migrate
 from outter_auth.metrics import init_metrics
-from outter_auth.rate_limits import init_rate_limits
+from outter_auth.rate_limits import init_rate_limits, key_limiter
 from outter_auth.request_log import init_request_logging
 from outter_auth.runtime import Runtime
 from outter_auth.services import sessions
@@ -127,6 +127,7 @@ def _runtime(app: Flask, settings: Settings) -> Runtime:
         peppers=peppers,
         key_usage=key_usage,
         key_verifier=KeyVerifier(peppers, ttl, partial(_load_api_key, peppers, key_usage), stale=stale),
+        key_limiter=key_limiter(settings),
         clients=GuardedCache(ttl, 10_000, _client_tags, stale=stale),
         client_tokens=client_tokens,
         issuer=TokenIssuer(keystore, token_settings, client_tokens),

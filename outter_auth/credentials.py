@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from outter_auth import clock
+from outter_auth.models.api_keys import RateLimit
 from outter_auth.runtime import Runtime
 from outter_auth.scopes import scopes_for_role
 from outter_auth.services import tokens
@@ -38,12 +39,18 @@ class AuthenticationFailed(Exception):
     ``unknown``, ``revoked``, ``expired``) or ``invalid_token`` for Bearer tokens."""
 
     def __init__(
-        self, message: str, error: str | None = "invalid_token", scheme: str = "Bearer", code: str = "invalid_token"
+        self,
+        message: str,
+        error: str | None = "invalid_token",
+        scheme: str = "Bearer",
+        code: str = "invalid_token",
+        key_id: str | None = None,
     ) -> None:
         super().__init__(message)
         self.error = error
         self.scheme = scheme
         self.code = code
+        self.key_id = key_id  # a known API key that was refused (revoked, expired)
 
     @property
     def challenge(self) -> str:
@@ -66,6 +73,7 @@ class Principal:
     environment: str | None = None  # API keys
     project_id: str | None = None  # API keys bound to one project
     expires_at: datetime | None = None  # API keys
+    rate_limit: RateLimit | None = None  # API keys that carry one (SPEC §14)
     claims: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
     # The scopes in the order the credential lists them (for headers that repeat them).
     scope_list: tuple[str, ...] = ()
@@ -101,7 +109,9 @@ def verify_key(state: Runtime, raw: object) -> KeySnapshot:
     try:
         key = state.key_verifier.verify(raw)
     except ApiKeyRefused as refusal:
-        raise AuthenticationFailed(str(refusal), error="invalid_key", scheme="ApiKey", code=refusal.code) from None
+        raise AuthenticationFailed(
+            str(refusal), error="invalid_key", scheme="ApiKey", code=refusal.code, key_id=refusal.key_id
+        ) from None
     state.key_usage.touch(key.id, clock.now())
     return key
 
@@ -114,10 +124,13 @@ def key_principal(state: Runtime, key: KeySnapshot) -> Principal:
         scopes=frozenset(key.scopes),
         scope_list=key.scopes,
         # A key in its rotation grace ends with the grace: it cannot mint what outlives it.
-        ceiling=GrantCeiling(frozenset(key.scopes), key.environment, key.project_id, key.ends_at),
+        ceiling=GrantCeiling(
+            frozenset(key.scopes), key.environment, key.project_id, key.ends_at, rate_limit=key.rate_limit
+        ),
         environment=key.environment,
         project_id=key.project_id,
         expires_at=key.expires_at,
+        rate_limit=key.rate_limit,
     )
 
 

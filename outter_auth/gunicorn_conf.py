@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from outter_auth.gunicorn_hooks import pre_request  # noqa: F401 - a gunicorn setting, read by name
+from outter_auth.gunicorn_hooks import flush_key_usage, pre_request  # noqa: F401 - pre_request: a gunicorn setting
 
 wsgi_app = "outter_auth.wsgi:app"
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
@@ -83,7 +83,8 @@ def child_exit(server: Any, worker: Any) -> None:
 
 
 def worker_exit(server: Any, worker: Any) -> None:
-    """A worker ends (max_requests, HUP, shutdown): what it counted in its last second is written."""
+    """A worker ends (max_requests, HUP, shutdown): what it counted in its last seconds is written."""
+    flush_key_usage(worker)
     if _METRICS_ON:
         from outter_auth import metrics
 

@@ -34,14 +34,17 @@ import math
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 from flask import Flask, Response, current_app, request
 from flask_limiter import Limiter
 from limits import RateLimitItem, parse_many
+from limits.storage import storage_from_string
 
 from outter_auth.api.base import json_body
 from outter_auth.config import Settings
 from outter_auth.services.addresses import address_bucket
+from outter_auth.services.key_limits import FailOpen, KeyLimiter
 from outter_auth.services.lockout import account_key
 from outter_auth.services.users import normalize_email
 
@@ -52,7 +55,6 @@ TOKEN_ENDPOINT = "oauth.TokenEndpoint"
 LIMITED_ENDPOINTS = frozenset({LOGIN_ENDPOINT, TOKEN_ENDPOINT})
 KEY_PREFIX = "outter-auth"
 _EXTENSION = "outter_auth.rate_limits.ipv6_prefix"
-STORAGE_ERROR_LOG_INTERVAL = 60.0  # seconds between two "limiter storage down" warnings
 
 
 def client_ip() -> str:
@@ -122,7 +124,7 @@ class RefusalBudget:
         self._limits = limits
         self._over_until: dict[str, float] = {}  # ip -> end of its window (time.time())
         self._lock = threading.Lock()
-        self._last_error_log = -math.inf
+        self._failures = FailOpen("not counting refusals")
 
     def spend(self) -> int | None:
         ip = client_ip()
@@ -137,7 +139,7 @@ class RefusalBudget:
                 return None
             until = max(strategy.get_window_stats(item, KEY_PREFIX, "refusals", ip).reset_time for item in over)
         except Exception as error:  # noqa: BLE001 - any storage failure: fail open, loudly
-            self._storage_failed(error)
+            self._failures.failed(error)
             return None
         self._remember(ip, until, now)
         return max(1, math.ceil(until - now))
@@ -148,12 +150,6 @@ class RefusalBudget:
                 self._over_until = {k: v for k, v in self._over_until.items() if v > now}
             if len(self._over_until) < self.MAX_REMEMBERED:
                 self._over_until[ip] = until
-
-    def _storage_failed(self, error: Exception) -> None:
-        now = time.monotonic()
-        if now - self._last_error_log >= STORAGE_ERROR_LOG_INTERVAL:
-            self._last_error_log = now
-            log.warning("rate limit storage unavailable, not counting refusals: %s", type(error).__name__)
 
 
 class RateLimits:
@@ -175,15 +171,33 @@ class RateLimits:
         return max(1, math.ceil(reset - time.time()))
 
 
+def counter_store(settings: Settings) -> tuple[str, dict[str, Any]]:
+    """Where counters live (a ``limits`` storage URI and its options): Redis when
+    ``OUTTER_REDIS_URL`` is set, with short timeouts so that a Redis in trouble fails
+    open quickly; process memory otherwise."""
+    if settings.redis_url:
+        return settings.redis_url, {"socket_timeout": 1, "socket_connect_timeout": 1}
+    return "memory://", {}
+
+
+def key_limiter(settings: Settings) -> KeyLimiter:
+    """The per-key limiter (SPEC §14), on the same counter store as the limits here. It
+    is on whatever ``OUTTER_RATE_LIMITS`` says: that switch is for brute-force protection,
+    a key's own limit is its owner's decision."""
+    uri, options = counter_store(settings)
+    return KeyLimiter(storage_from_string(uri, **options))
+
+
 def init_rate_limits(app: Flask, settings: Settings) -> RateLimits | None:
     app.extensions[_EXTENSION] = settings.rate_limit_ipv6_prefix
     if not settings.rate_limits:
         return None
+    storage_uri, storage_options = counter_store(settings)
     limiter = Limiter(
         client_ip,
         app=app,
-        storage_uri=settings.redis_url or "memory://",
-        storage_options={"socket_timeout": 1, "socket_connect_timeout": 1} if settings.redis_url else {},
+        storage_uri=storage_uri,
+        storage_options=storage_options,
         strategy="fixed-window",
         key_prefix=KEY_PREFIX,
         headers_enabled=False,  # Retry-After is set on the 429 itself (errors.py)

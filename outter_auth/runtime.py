@@ -25,6 +25,7 @@ from outter_auth.services.gateway_tokens import VerifiedTokens
 from outter_auth.services.invalidation import InvalidationBus
 from outter_auth.services.issuance import TokenIssuer
 from outter_auth.services.key_cache import KeyVerifier
+from outter_auth.services.key_limits import KeyLimiter
 from outter_auth.services.key_usage import KeyUsageRecorder
 from outter_auth.services.lockout import LockoutPolicy
 from outter_auth.services.login import LoginPolicy
@@ -43,6 +44,7 @@ class Runtime:
     peppers: Peppers
     key_usage: KeyUsageRecorder
     key_verifier: KeyVerifier
+    key_limiter: KeyLimiter
     clients: GuardedCache[str, ClientInfo | None]
     client_tokens: ClientTokenReuse
     issuer: TokenIssuer

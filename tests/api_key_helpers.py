@@ -40,6 +40,7 @@ KEY_FIELDS = {
     "expires_at",
     "last_used_at",
     "revoked_at",
+    "rate_limit",
 }
 KEY_PATTERN = re.compile(r"outter_(live|test)_[0-9A-Za-z]{38}")
 MANAGE = ["api_keys:read", "api_keys:write"]

@@ -1,4 +1,4 @@
-"""API keys of the caller's tenant: create (shown once), list, get, update, rotate, revoke."""
+"""API keys of the caller's tenant: create (shown once), list, get, update, rotate, revoke, usage."""
 
 from __future__ import annotations
 
@@ -22,9 +22,11 @@ from outter_auth.schemas.api_keys import (
     ApiKeySchema,
     ApiKeyUpdateSchema,
     ApiKeyWithSecretSchema,
+    DayUsageSchema,
+    UsageArgs,
 )
 from outter_auth.scopes import API_KEYS_READ, API_KEYS_WRITE
-from outter_auth.services import api_keys
+from outter_auth.services import api_keys, key_usage
 
 blp = Blueprint("api_keys", __name__, url_prefix="/api/auth/api-keys", description="API keys of the tenant")
 # Not an id: the routes beside /{key_id} (this module's generate, the gateway's verify).
@@ -36,7 +38,9 @@ def _create(body: dict[str, Any]) -> ShownOnce:
     expires_at = body["expires_at"]
     if body["expires_in"] is not None:
         expires_at = clock.now() + timedelta(seconds=body["expires_in"])
-    draft = api_keys.KeyDraft(body["name"], body["scopes"], body["environment"], body["project_id"], expires_at)
+    draft = api_keys.KeyDraft(
+        body["name"], body["scopes"], body["environment"], body["project_id"], expires_at, body["rate_limit"]
+    )
     key, raw = api_keys.create_key(
         db.session, current_caller(), draft, peppers=state.peppers, catalogue=state.settings.scopes
     )
@@ -94,7 +98,7 @@ class ApiKeysById(MethodView):
     @blp.response(200, ApiKeySchema)
     @blp.alt_response(404, description="No such key in this tenant")
     def patch(self, body: dict[str, Any], key_id: str) -> ApiKey:
-        """Update an API key's name, scopes or expiry"""
+        """Update an API key's name, scopes, expiry or rate limit"""
         return api_keys.update_key(db.session, current_caller(), key_id, body, catalogue=runtime().settings.scopes)
 
     @require_scopes(API_KEYS_WRITE)
@@ -128,3 +132,21 @@ class ApiKeyRotation(MethodView):
             peppers=runtime().peppers,
         )
         return ShownOnce(key, key=raw)
+
+
+@blp.route("/<id:key_id>/usage")
+class ApiKeyUsage(MethodView):
+    @require_scopes(API_KEYS_READ)
+    @blp.arguments(UsageArgs, location="query")
+    @blp.response(200, DayUsageSchema(many=True))
+    @blp.alt_response(404, description="No such key in this tenant")
+    def get(self, args: dict[str, Any], key_id: str) -> list[key_usage.DayUsage]:
+        """Usage of an API key per UTC day
+
+        One entry per day of the last ``days`` (1 to 90, default 30, today included), oldest
+        first, zeros included: ``verified`` counts the gateway answers (verify, check) that let
+        the key in, ``refused`` those that did not (revoked, expired, a scope missing, over its
+        rate limit). Counted in memory and written every few seconds, off the request path.
+        """
+        today = clock.now().date()
+        return key_usage.usage(db.session, current_caller(), key_id, args["days"], today)

@@ -3,6 +3,10 @@
 These two views are deliberately lean: no schema round trips, responses built
 directly. ``verify`` answers JSON; ``check`` answers with identity headers and an
 empty body, for subrequest-style gateways (nginx ``auth_request``, forward-auth).
+
+Per-key rate limits and usage (SPEC §14): a key that carries a limit spends it here
+(``services.key_limits``); one without pays a single ``is None`` check. Every answer
+about a key we know is counted for its daily usage, in memory (``services.key_usage``).
 """
 
 from __future__ import annotations
@@ -13,10 +17,12 @@ from typing import Any
 
 from flask import Response, request
 
-from outter_auth import metrics
+from outter_auth import clock, metrics
 from outter_auth.api.base import Blueprint, json_body
 from outter_auth.credentials import API_KEY_HEADER, AuthenticationFailed, Principal, resolve, verify_key
-from outter_auth.runtime import runtime
+from outter_auth.runtime import Runtime, runtime
+from outter_auth.services import key_usage
+from outter_auth.services.key_limits import Verdict
 
 blp = Blueprint("gateway", __name__, url_prefix="/api/auth", description="Gateway contract (SPEC §7)")
 
@@ -66,7 +72,18 @@ REFUSED = {
 }
 
 
-def _json(body: dict[str, Any], status: int, retry_after: int | None = None) -> Response:
+INTEGER = {"type": "integer"}
+RATE_LIMIT_HEADERS = {
+    "X-RateLimit-Limit": {"description": "A rate-limited key: its limit per window", "schema": INTEGER},
+    "X-RateLimit-Remaining": {"description": "A rate-limited key: what is left of it", "schema": INTEGER},
+    "X-RateLimit-Reset": {"description": "A rate-limited key: its window's end (epoch seconds)", "schema": INTEGER},
+}
+RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait", "schema": INTEGER}}
+
+
+def _json(
+    body: dict[str, Any], status: int, retry_after: int | None = None, limited: Verdict | None = None
+) -> Response:
     metrics.gateway_result("verify", body.get("code", "valid"))
     response = Response(json.dumps(body, separators=(",", ":")), status=status, mimetype="application/json")
     response.headers["Cache-Control"] = "no-store"
@@ -74,7 +91,15 @@ def _json(body: dict[str, Any], status: int, retry_after: int | None = None) -> 
         response.headers["WWW-Authenticate"] = f'ApiKey realm="outter", error="{body["code"]}"'
     if retry_after is not None:
         response.headers["Retry-After"] = str(retry_after)
+    if limited is not None:
+        response.headers.update(limited.headers())
     return response
+
+
+def _count_refusal(state: Runtime, refusal: AuthenticationFailed) -> None:
+    """A refused key we know (revoked, expired) counts in its usage; others have no owner."""
+    if refusal.key_id is not None:
+        state.key_usage.count(refusal.key_id, key_usage.REFUSED, clock.now())
 
 
 def _over_refusal_budget(code: str) -> int | None:
@@ -123,8 +148,10 @@ def _bad_request(message: str) -> Response:
         "401": {"description": "Refused", "content": {"application/json": {"schema": REFUSED}}},
         "403": {"description": "A required scope is missing", "content": {"application/json": {"schema": REFUSED}}},
         "429": {
-            "description": "Too many refused keys from this address (Retry-After); valid keys are never limited",
+            "description": "The key is over its own rate limit, or too many refused keys came from this "
+            "address (Retry-After); valid keys without a limit of their own are never limited",
             "content": {"application/json": {"schema": REFUSED}},
+            "headers": {**RETRY_AFTER, **RATE_LIMIT_HEADERS},
         },
     },
 )
@@ -135,16 +162,26 @@ def verify() -> Response:
         return _bad_request(str(error))
     if raw is None:
         return _json({"valid": False, "code": "missing"}, 401)
+    state = runtime()
     try:
-        key = verify_key(runtime(), raw)
+        key = verify_key(state, raw)
     except AuthenticationFailed as refusal:
+        _count_refusal(state, refusal)
         retry_after = _over_refusal_budget(refusal.code)
         if retry_after is not None:
             return _json({"valid": False, "code": "rate_limited"}, 429, retry_after)
         return _json({"valid": False, "code": refusal.code}, 401)
+    limited = None
+    if key.rate_limit is not None:
+        limited = state.key_limiter.spend(key.id, key.rate_limit)
+        if not limited.allowed:
+            state.key_usage.count(key.id, key_usage.REFUSED, clock.now())
+            return _json({"valid": False, "code": "rate_limited"}, 429, limited.retry_after, limited)
     missing = sorted(set(required) - set(key.scopes))
     if missing:
-        return _json({"valid": False, "code": "insufficient_scope", "missing_scopes": missing}, 403)
+        state.key_usage.count(key.id, key_usage.REFUSED, clock.now())
+        return _json({"valid": False, "code": "insufficient_scope", "missing_scopes": missing}, 403, None, limited)
+    state.key_usage.count(key.id, key_usage.VERIFIED, clock.now())
     return _json(
         {
             "valid": True,
@@ -156,6 +193,8 @@ def verify() -> Response:
             "expires_at": key.expires_at.isoformat() if key.expires_at else None,
         },
         200,
+        None,
+        limited,
     )
 
 
@@ -172,36 +211,55 @@ def verify() -> Response:
         "200": {"description": "Allowed; identity in X-Outter-* headers"},
         "401": {"description": "No valid credential"},
         "403": {"description": "A scope is missing"},
-        "429": {"description": "Too many refused credentials from this address (Retry-After)"},
+        "429": {
+            "description": "The key is over its own rate limit, or too many refused credentials came from this "
+            "address (Retry-After)",
+            "headers": {**RETRY_AFTER, **RATE_LIMIT_HEADERS},
+        },
     },
 )
 def check() -> Response:
     headers = request.headers
+    state = runtime()
     try:
-        principal = resolve(runtime(), headers.get(API_KEY_HEADER), headers.get("Authorization"), cached=True)
+        principal = resolve(state, headers.get(API_KEY_HEADER), headers.get("Authorization"), cached=True)
     except AuthenticationFailed as refusal:
         metrics.gateway_result("check", refusal.code)
         if refusal.code == "missing":
             return _empty(401)
+        _count_refusal(state, refusal)
         retry_after = _over_refusal_budget(refusal.code)
         return _empty(401) if retry_after is None else _empty(429, retry_after)
+    limited = None
+    if principal.rate_limit is not None:  # API keys only
+        limited = state.key_limiter.spend(principal.id, principal.rate_limit)
+        if not limited.allowed:
+            metrics.gateway_result("check", "rate_limited")
+            state.key_usage.count(principal.id, key_usage.REFUSED, clock.now())
+            return _empty(429, limited.retry_after, limited)
     required = _SCOPE_SEPARATORS.split(headers.get(REQUIRED_SCOPES_HEADER, "").strip())
     if not set(s for s in required if s) <= principal.scopes:
         metrics.gateway_result("check", "insufficient_scope")
-        return _empty(403)
+        if principal.type == "api_key":
+            state.key_usage.count(principal.id, key_usage.REFUSED, clock.now())
+        return _empty(403, None, limited)
     metrics.gateway_result("check", "valid")
-    response = _empty(200)
+    if principal.type == "api_key":
+        state.key_usage.count(principal.id, key_usage.VERIFIED, clock.now())
+    response = _empty(200, None, limited)
     response.headers.update(_identity(principal))
     return response
 
 
-def _empty(status: int, retry_after: int | None = None) -> Response:
+def _empty(status: int, retry_after: int | None = None, limited: Verdict | None = None) -> Response:
     response = Response(b"", status=status)
     response.headers["Cache-Control"] = "no-store"
     if status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="outter", ApiKey realm="outter"'
     if retry_after is not None:
         response.headers["Retry-After"] = str(retry_after)
+    if limited is not None:
+        response.headers.update(limited.headers())
     return response
 
 

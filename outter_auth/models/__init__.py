@@ -1,6 +1,6 @@
 """Typed SQLAlchemy 2 models, one module per aggregate; no crypto in here."""
 
-from outter_auth.models.api_keys import ApiKey
+from outter_auth.models.api_keys import ApiKey, ApiKeyUsage, RateLimit
 from outter_auth.models.audit import AuditEvent
 from outter_auth.models.base import Base
 from outter_auth.models.clients import OAuthClient
@@ -11,12 +11,14 @@ from outter_auth.models.users import ROLES, Membership, User
 
 __all__ = [
     "ApiKey",
+    "ApiKeyUsage",
     "AuditEvent",
     "Base",
     "LoginFailures",
     "Membership",
     "OAuthClient",
     "Project",
+    "RateLimit",
     "ROLES",
     "RefreshToken",
     "RevokedAccessToken",

@@ -4,12 +4,31 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
+from outter_auth.models.api_keys import MAX_RATE_LIMIT, MAX_RATE_WINDOW, RateLimit
 from outter_auth.schemas.fields import Text, UtcDateTime, scope_field
+from outter_auth.services.key_usage import MAX_USAGE_DAYS
 
 MAX_SCOPES = 100
 MAX_EXPIRES_IN = 10 * 365 * 24 * 3600
+
+
+class RateLimitSchema(Schema):
+    """At most ``limit`` verifications per fixed window of ``window_seconds`` (SPEC §14)."""
+
+    limit = fields.Integer(strict=True, required=True, validate=validate.Range(1, MAX_RATE_LIMIT))
+    window_seconds = fields.Integer(strict=True, required=True, validate=validate.Range(1, MAX_RATE_WINDOW))
+
+    @post_load
+    def make(self, data: dict[str, Any], **kwargs: Any) -> RateLimit:
+        return RateLimit(data["limit"], data["window_seconds"])
+
+
+RATE_LIMIT_HELP = (
+    "Verify and check answer 429 once the key has been verified `limit` times in a window of "
+    "`window_seconds` (windows aligned on the epoch)"
+)
 
 
 class ApiKeySchema(Schema):
@@ -26,6 +45,7 @@ class ApiKeySchema(Schema):
     expires_at = fields.AwareDateTime(dump_only=True, allow_none=True)
     last_used_at = fields.AwareDateTime(dump_only=True, allow_none=True)
     revoked_at = fields.AwareDateTime(dump_only=True, allow_none=True)
+    rate_limit = fields.Nested(RateLimitSchema, dump_only=True, allow_none=True)
 
 
 class ApiKeyWithSecretSchema(ApiKeySchema):
@@ -44,6 +64,9 @@ class ApiKeyCreateSchema(Schema):
         allow_none=True,
         validate=validate.Range(60, MAX_EXPIRES_IN),
         metadata={"description": "Seconds from now; instead of expires_at"},
+    )
+    rate_limit = fields.Nested(
+        RateLimitSchema, load_default=None, allow_none=True, metadata={"description": RATE_LIMIT_HELP}
     )
 
     # one_expiry, said in the document: not both of them non-null.
@@ -64,6 +87,9 @@ class ApiKeyUpdateSchema(Schema):
     name = Text(validate=validate.Length(1, 200))
     scopes = fields.List(scope_field(), validate=validate.Length(max=MAX_SCOPES))
     expires_at = UtcDateTime(allow_none=True, metadata={"description": "null removes the expiry"})
+    rate_limit = fields.Nested(
+        RateLimitSchema, allow_none=True, metadata={"description": RATE_LIMIT_HELP + "; null removes the limit"}
+    )
 
 
 class ApiKeyRotateSchema(Schema):
@@ -74,3 +100,19 @@ class ApiKeyListArgs(Schema):
     environment = fields.String(validate=validate.OneOf(["live", "test"]))
     project_id = Text(validate=validate.Length(1, 40))
     include_revoked = fields.Boolean(load_default=False)
+
+
+class UsageArgs(Schema):
+    days = fields.Integer(
+        load_default=30,
+        validate=validate.Range(1, MAX_USAGE_DAYS),
+        metadata={"description": "How many UTC days, today included"},
+    )
+
+
+class DayUsageSchema(Schema):
+    date = fields.Date(dump_only=True, metadata={"description": "A UTC day"})
+    verified = fields.Integer(dump_only=True, metadata={"description": "Verify and check answers that let it in"})
+    refused = fields.Integer(
+        dump_only=True, metadata={"description": "Refusals of it: revoked, expired, a scope missing, rate limited"}
+    )

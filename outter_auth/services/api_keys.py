@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from outter_auth import clock
 from outter_auth.models import ApiKey, Project
+from outter_auth.models.api_keys import MAX_RATE_LIMIT, MAX_RATE_WINDOW, RateLimit
 from outter_auth.scopes import InvalidScopes, check_scopes
 from outter_auth.services import api_key_format, audit, changes
 from outter_auth.services.ceilings import Caller, GrantCeiling, Shape, refuse_escalation
@@ -37,11 +38,13 @@ KIND = "API key"
 
 
 class ApiKeyRefused(DomainError):
-    """The presented key does not authenticate; ``code`` is SPEC §7's refusal code."""
+    """The presented key does not authenticate; ``code`` is SPEC §7's refusal code, and
+    ``key_id`` the key's when it is one we know (revoked, expired: its usage counts it)."""
 
-    def __init__(self, code: str) -> None:
+    def __init__(self, code: str, key_id: str | None = None) -> None:
         super().__init__({"malformed": "malformed API key"}.get(code, f"{code} API key"))
         self.code = code
+        self.key_id = key_id
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,7 @@ class KeyDraft:
     environment: str = "live"
     project_id: str | None = None
     expires_at: datetime | None = None
+    rate_limit: RateLimit | None = None
 
 
 @dataclass(frozen=True)
@@ -104,7 +108,8 @@ def create_key(
         raise InvalidInput("no such project in this tenant", "project_id")
     if draft.expires_at is not None and draft.expires_at <= clock.now():
         raise InvalidInput("expiry must be in the future", "expires_at")
-    shape = Shape(KIND, frozenset(scopes), draft.environment, draft.project_id, draft.expires_at)
+    _check_rate_limit(draft.rate_limit)
+    shape = Shape(KIND, frozenset(scopes), draft.environment, draft.project_id, draft.expires_at, draft.rate_limit)
     _refuse_escalation(db, caller, shape, subject=rotated_from)
     raw = api_key_format.generate(draft.environment)
     parsed = api_key_format.parse(raw)
@@ -122,9 +127,12 @@ def create_key(
         expires_at=draft.expires_at,
         rotated_from=rotated_from,
     )
+    key.rate_limit = draft.rate_limit
     db.add(key)
     db.flush()
-    details = {"scopes": scopes, "environment": draft.environment, "project_id": draft.project_id}
+    details: dict[str, Any] = {"scopes": scopes, "environment": draft.environment, "project_id": draft.project_id}
+    if draft.rate_limit is not None:
+        details["rate_limit"] = draft.rate_limit.as_dict()
     if rotated_from:
         details["rotated_from"] = rotated_from
     _audit(db, caller, "api_key.rotated" if rotated_from else "api_key.created", key.id, details)
@@ -166,32 +174,54 @@ def update_key(
         changes_wanted["scopes"] = _scopes(changes_wanted["scopes"], catalogue)
     if changes_wanted.get("expires_at") is not None and changes_wanted["expires_at"] <= clock.now():
         raise InvalidInput("expiry must be in the future", "expires_at")
-    after = {"scopes": key.scopes, "expires_at": key.expires_at, **changes_wanted}
-    shape = Shape(KIND, frozenset(after["scopes"]), key.environment, key.project_id, after["expires_at"])
+    _check_rate_limit(changes_wanted.get("rate_limit"))
+    after = {"scopes": key.scopes, "expires_at": key.expires_at, "rate_limit": key.rate_limit, **changes_wanted}
+    shape = Shape(
+        KIND, frozenset(after["scopes"]), key.environment, key.project_id, after["expires_at"], after["rate_limit"]
+    )
     _refuse_escalation(db, caller, shape, subject=key.id)
     for name, value in changes_wanted.items():
         setattr(key, name, value)
     details: dict[str, Any] = {"changed": sorted(changes_wanted)}
     if "scopes" in changes_wanted:
         details["scopes"] = key.scopes
+    if "rate_limit" in changes_wanted:
+        details["rate_limit"] = key.rate_limit.as_dict() if key.rate_limit else None
     _audit(db, caller, "api_key.updated", key.id, details)
     changes.announce(db, "api_key", key.id)
     db.commit()
     return key
 
 
-def revoke_key(db: Session, caller: Caller, key_id: str, *, event: str = "api_key.revoked") -> ApiKey:
+def revoke_key(db: Session, caller: Caller, key_id: str) -> ApiKey:
     """Revoke now; the record stays. Revoking a revoked key changes nothing. The keys it
     replaced by rotation stop too, grace or not: a leaked key's lineage dies with it."""
     key = _writable(db, caller, key_id)
-    now = clock.now()
-    if key.revoked_at is None or key.revoked_at > now:
-        key.revoked_at = now
-        _audit(db, caller, event, key.id, {})
-        changes.announce(db, "api_key", key.id)
-    _end_predecessors(db, key, now)
+    _revoke(db, caller, key, {})
     db.commit()
     return key
+
+
+def revoke_leaked(db: Session, caller: Caller, key: ApiKey, report: dict[str, str]) -> bool:
+    """Revoke ``key``, found by a secret scanner where anybody can read it (SPEC §14), and
+    record the report (``url``, ``source``, ``type``: never the key) as
+    ``api_key.leak_reported``, again for a key revoked already. Returns whether the key
+    still worked. Does not commit: a report of many keys is one transaction."""
+    was_live = _revoke(db, caller, key, {"reason": "leak_reported"})
+    _audit(db, caller, "api_key.leak_reported", key.id, {**report, "was_active": was_live})
+    return was_live
+
+
+def _revoke(db: Session, caller: Caller, key: ApiKey, details: dict[str, Any]) -> bool:
+    """Revoke ``key`` and its predecessors now; whether it still worked until then."""
+    now = clock.now()
+    live = key.revoked_at is None or key.revoked_at > now
+    if live:
+        key.revoked_at = now
+        _audit(db, caller, "api_key.revoked", key.id, details)
+        changes.announce(db, "api_key", key.id)
+    _end_predecessors(db, key, now)
+    return live
 
 
 def revoke_project_keys(db: Session, caller: Caller, project_id: str) -> list[str]:
@@ -222,7 +252,7 @@ def rotate_key(db: Session, caller: Caller, key_id: str, *, grace_seconds: int, 
     ends = now + timedelta(seconds=grace_seconds)
     old.revoked_at = min(old.revoked_at, ends) if old.revoked_at else ends
     changes.announce(db, "api_key", old.id)
-    draft = KeyDraft(old.name, old.scopes, old.environment, old.project_id, old.expires_at)
+    draft = KeyDraft(old.name, old.scopes, old.environment, old.project_id, old.expires_at, old.rate_limit)
     return create_key(db, caller, draft, peppers=peppers, rotated_from=old.id)
 
 
@@ -237,7 +267,7 @@ def verify(db: Session, raw: object, peppers: Peppers, now: datetime | None = No
         raise ApiKeyRefused("unknown")
     status = found.key.status(now or clock.now())
     if status != "active":
-        raise ApiKeyRefused(status)
+        raise ApiKeyRefused(status, found.key.id)
     return found.key
 
 
@@ -266,16 +296,27 @@ def redigest(db: Session, pending: dict[str, tuple[bytes, str]]) -> None:
 
 def _writable(db: Session, caller: Caller, key_id: str) -> ApiKey:
     """The key, if the caller may change it: a key beyond the caller's power is off limits
-    (its expiry aside: a caller may revoke a key that would outlive it)."""
+    (its expiry and rate limit aside: a caller may revoke a key that would outlive it or
+    spend faster; a change must still leave it within the caller, see ``update_key``)."""
     key = get_key(db, caller, key_id)
     shape = Shape(KIND, frozenset(key.scopes), key.environment, key.project_id, None)
     ceiling = caller.ceiling
-    _refuse_escalation(db, Caller(caller.tenant_id, caller.actor, _timeless(ceiling), caller.origin), shape, key.id)
+    _refuse_escalation(db, Caller(caller.tenant_id, caller.actor, _reach(ceiling), caller.origin), shape, key.id)
     return key
 
 
-def _timeless(ceiling: GrantCeiling) -> GrantCeiling:
+def _reach(ceiling: GrantCeiling) -> GrantCeiling:
     return GrantCeiling(ceiling.scopes, ceiling.environment, ceiling.project_id, None, ceiling.platform_scopes_free)
+
+
+def _check_rate_limit(rate: RateLimit | None) -> None:
+    """The bounds the schema holds too, for callers that come without one (CLI, console)."""
+    if rate is None:
+        return
+    if not 1 <= rate.limit <= MAX_RATE_LIMIT:
+        raise InvalidInput(f"rate_limit.limit must be between 1 and {MAX_RATE_LIMIT}", "rate_limit")
+    if not 1 <= rate.window_seconds <= MAX_RATE_WINDOW:
+        raise InvalidInput(f"rate_limit.window_seconds must be between 1 and {MAX_RATE_WINDOW}", "rate_limit")
 
 
 def _end_predecessors(db: Session, key: ApiKey, now: datetime) -> None:

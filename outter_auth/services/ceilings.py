@@ -1,12 +1,18 @@
 """Who is acting, and the most they may grant (SPEC §3: no credential can mint a
 credential with more power than it has, on every path).
 
-A credential's power has four parts: scopes, environment, project and lifetime. A
-caller's :class:`GrantCeiling` bounds each; the :class:`Shape` of a key or client it
+A credential's power has five parts: scopes, environment, project, lifetime and rate.
+A caller's :class:`GrantCeiling` bounds each; the :class:`Shape` of a key or client it
 makes or changes must lie within every one. ``None`` means unbounded: an owner's token
-holds every environment and project and never expires, and a client is made for every
-environment and project and never expires — so a credential bound to one environment,
-one project or a lifetime can never make a client (the client would escape the bound).
+holds every environment and project, never expires and has no rate limit, and a client
+is made for every environment and project, never expires and has no rate limit — so a
+credential bound to one environment, one project, a lifetime or a rate can never make a
+client (the client would escape the bound).
+
+Rates (SPEC §14): a key limited to N requests per S seconds can only make or change
+keys whose own limit allows at most N requests per window and at most N/S requests per
+second on average (``RateLimit.within``); never a key without a limit. Otherwise a
+limited key could mint an unlimited one and spend as it pleases.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from outter_auth.models.api_keys import RateLimit
 from outter_auth.scopes import MANAGEMENT_SCOPES
 from outter_auth.services import audit
 from outter_auth.services.audit import Origin
@@ -35,6 +42,7 @@ class Shape:
     environment: str | None = None  # None: every environment
     project_id: str | None = None  # None: every project
     ends_at: datetime | None = None  # None: never ends
+    rate_limit: RateLimit | None = None  # None: no rate limit
 
 
 @dataclass(frozen=True)
@@ -48,6 +56,7 @@ class GrantCeiling:
     # Owners and admins hold every platform scope of their tenant, but their token may be
     # narrowed: then only the management scopes it carries bound what they can grant.
     platform_scopes_free: bool = False
+    rate_limit: RateLimit | None = None
 
     @property
     def bound_to_project(self) -> bool:
@@ -65,7 +74,13 @@ class GrantCeiling:
 
     def refusal(self, shape: Shape) -> str | None:
         """Why ``shape`` exceeds the caller, or None if it lies within."""
-        for check in (self._scopes_refusal, self._environment_refusal, self._project_refusal, self._lifetime_refusal):
+        for check in (
+            self._scopes_refusal,
+            self._environment_refusal,
+            self._project_refusal,
+            self._lifetime_refusal,
+            self._rate_refusal,
+        ):
             reason = check(shape)
             if reason is not None:
                 return reason
@@ -95,6 +110,13 @@ class GrantCeiling:
         if self.ends_at is None or (shape.ends_at is not None and shape.ends_at <= self.ends_at):
             return None
         return f"an {shape.kind} cannot outlive the credential that manages it"
+
+    def _rate_refusal(self, shape: Shape) -> str | None:
+        if self.rate_limit is None or (shape.rate_limit is not None and shape.rate_limit.within(self.rate_limit)):
+            return None
+        if shape.rate_limit is None:
+            return f"an {shape.kind} without a rate limit is beyond the caller's own ({self.rate_limit})"
+        return f"a rate limit of {shape.rate_limit} is looser than the caller's own ({self.rate_limit})"
 
 
 OPERATOR = None  # the role of the operator's CLI: above every tenant role
@@ -134,6 +156,7 @@ def refuse_escalation(db: Session, caller: Caller, shape: Shape, *, event: str, 
             "scopes": sorted(shape.scopes),
             "environment": shape.environment,
             "project_id": shape.project_id,
+            **({"rate_limit": shape.rate_limit and shape.rate_limit.as_dict()} if caller.ceiling.rate_limit else {}),
         },
     )
     raise EscalationRefused(reason)

@@ -22,7 +22,7 @@ from datetime import datetime
 
 from outter_auth import clock, metrics
 from outter_auth.models import ApiKey
-from outter_auth.models.api_keys import key_status
+from outter_auth.models.api_keys import RateLimit, key_status
 from outter_auth.services import api_key_format
 from outter_auth.services.api_keys import ApiKeyRefused, Peppers
 from outter_auth.services.cache import NEVER_STALE, GuardedCache, StalePolicy
@@ -41,6 +41,8 @@ class KeySnapshot:
     scopes: tuple[str, ...]
     expires_at: datetime | None
     revoked_at: datetime | None
+    # Rides in the cache so that an unlimited key costs one ``is None`` check (SPEC §14).
+    rate_limit: RateLimit | None = None
 
     @classmethod
     def of(cls, key: ApiKey) -> KeySnapshot:
@@ -52,6 +54,7 @@ class KeySnapshot:
             scopes=tuple(key.scopes),
             expires_at=key.expires_at,
             revoked_at=key.revoked_at,
+            rate_limit=key.rate_limit,
         )
 
     def status(self, now: datetime) -> str:
@@ -101,5 +104,5 @@ class KeyVerifier:
             raise ApiKeyRefused("unknown")
         status = found.status(clock.now())
         if status != "active":
-            raise ApiKeyRefused(status)
+            raise ApiKeyRefused(status, found.id)
         return found

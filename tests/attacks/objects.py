@@ -104,6 +104,7 @@ BODIES: dict[tuple[str, str, str], list[Any]] = {
     ("key_id", "PATCH", ""): [{"name": "hijacked"}, {"scopes": ["content:x"]}, {"expires_at": None}],
     ("key_id", "DELETE", ""): [NO_BODY],
     ("key_id", "POST", "/rotate"): [{}, {"grace_period_seconds": 0}],
+    ("key_id", "GET", "/usage"): [NO_BODY],
     ("user_id", "GET", ""): [NO_BODY],
     ("user_id", "PATCH", ""): [{"role": "member"}, {"is_active": False}],
     ("user_id", "DELETE", ""): [NO_BODY],

@@ -95,5 +95,6 @@ def body_routes(kind: str | None = None) -> list[Route]:
 
 
 def list_routes() -> list[Route]:
-    """Every route answering a JSON array (the tenant's collections)."""
-    return [r for r in all_routes() if r.method == "GET" and r.response_is_list]
+    """Every route answering a JSON array of the tenant's objects (its collections; an
+    array about one object, such as a key's usage, is that object's by-id route)."""
+    return [r for r in all_routes() if r.method == "GET" and r.response_is_list and r.id_arg is None]
