@@ -34,6 +34,7 @@ from outter_auth.services.invalidation import InvalidationBus
 from outter_auth.services.issuance import TokenIssuer
 from outter_auth.services.key_cache import KeySnapshot, KeyVerifier
 from outter_auth.services.key_usage import KeyUsageRecorder, UsageBatch, write_usage
+from outter_auth.services.leaks import ScannerKeys
 from outter_auth.services.lockout import LockoutPolicy
 from outter_auth.services.signing_keys import KeyStore
 from outter_auth.services.token_state import TokenState
@@ -141,6 +142,7 @@ def _runtime(app: Flask, settings: Settings) -> Runtime:
             account_threshold=settings.lockout_account_threshold,
             ipv6_prefix=settings.rate_limit_ipv6_prefix,
         ),
+        scanner_keys=ScannerKeys(settings.secret_scanning_keys_file) if settings.secret_scanning_keys_file else None,
     )
 
 
@@ -221,6 +223,7 @@ def _register_api(app: Flask) -> None:
         docs,
         gateway,
         health,
+        leak_reports,
         oauth,
         projects,
         sessions,
@@ -245,5 +248,19 @@ def _register_api(app: Flask) -> None:
     api.spec.components.security_scheme("oauth2", oauth2)
     config_oauth(app)
     app.register_blueprint(docs.blp)
-    for module in (health, wellknown, gateway, oauth, sessions, tenant, projects, users, clients, api_keys, audit):
+    modules = (
+        health,
+        wellknown,
+        gateway,
+        leak_reports,
+        oauth,
+        sessions,
+        tenant,
+        projects,
+        users,
+        clients,
+        api_keys,
+        audit,
+    )
+    for module in modules:
         api.register_blueprint(module.blp)

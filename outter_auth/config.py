@@ -93,6 +93,10 @@ class Settings:
     # Prometheus metrics at GET /metrics (SPEC §13); a Bearer token guards them when set.
     metrics: bool = False
     metrics_token: str = ""
+    # SPEC §14: GitHub's secret scanning public keys ({"public_keys": [...]}, PEM), which sign
+    # leak reports; empty (or no such file): POST /api/auth/api-keys/leaks answers 404. A
+    # relative path is resolved where a relative OUTTER_KEYS_DIR is.
+    secret_scanning_keys_file: str = ""
     # False when OUTTER_ISSUER was not given and the local default is in use.
     issuer_explicit: bool = False
 
@@ -324,3 +328,6 @@ def _derive(raw: dict[str, Any], instance_path: Path) -> None:
     raw["issuer_explicit"] = bool(raw.get("issuer"))
     raw["issuer"] = str(raw.get("issuer") or "http://localhost:5000").rstrip("/")
     raw["keys_dir"] = str((keys_anchor(instance_path) / (raw.get("keys_dir") or "keys")).resolve())
+    if raw.get("secret_scanning_keys_file"):
+        scanner_keys = keys_anchor(instance_path) / raw["secret_scanning_keys_file"]
+        raw["secret_scanning_keys_file"] = str(scanner_keys.resolve())

@@ -18,6 +18,7 @@ from outter_auth.extensions import api, db
 from outter_auth.oauth import TooManyAttempts
 from outter_auth.runtime import runtime
 from outter_auth.services import exceptions as domain
+from outter_auth.services import leaks
 from outter_auth.services.lockout import AccountLocked
 from outter_auth.services.signing_keys import SigningKeyError
 from outter_auth.services.tokens import NoSigningKey
@@ -31,6 +32,13 @@ STATUS_BY_ERROR: dict[type[Exception], int] = {
     domain.AccountDisabled: 403,
     domain.TenantRequired: 400,
     InsufficientScope: 403,
+}
+
+# Leak reports (SPEC §14): a scanner retries a 503, never a 400 or a 413.
+LEAK_REPORT_ERRORS: dict[type[Exception], int] = {
+    leaks.MalformedReport: 400,
+    leaks.ReportTooLarge: 413,
+    leaks.ScannerKeysUnavailable: 503,
 }
 
 JSON_METHODS = {"POST", "PUT", "PATCH"}
@@ -62,6 +70,9 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(OperationalError, _database_unavailable)
     app.register_error_handler(InterfaceError, _database_unavailable)
     app.register_error_handler(AccountLocked, _account_locked)
+    app.register_error_handler(leaks.UntrustedReport, _untrusted_report)
+    for error_class, status in LEAK_REPORT_ERRORS.items():
+        app.register_error_handler(error_class, _respond_with(status))
     app.register_error_handler(RateLimitExceeded, _rate_limited)
     app.before_request(_refuse_oversized_streams)
     app.before_request(_require_json_body)
@@ -90,6 +101,10 @@ def _invalid_credentials(error: domain.InvalidCredentials) -> Any:
 
 def _unauthenticated(error: AuthenticationFailed) -> Any:
     return error_response(401, str(error), {"WWW-Authenticate": error.challenge})
+
+
+def _untrusted_report(error: leaks.UntrustedReport) -> Any:
+    return error_response(401, str(error), {"WWW-Authenticate": 'Signature realm="outter"'})
 
 
 def _account_locked(error: AccountLocked) -> Any:

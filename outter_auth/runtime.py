@@ -27,6 +27,7 @@ from outter_auth.services.issuance import TokenIssuer
 from outter_auth.services.key_cache import KeyVerifier
 from outter_auth.services.key_limits import KeyLimiter
 from outter_auth.services.key_usage import KeyUsageRecorder
+from outter_auth.services.leaks import ScannerKeys
 from outter_auth.services.lockout import LockoutPolicy
 from outter_auth.services.login import LoginPolicy
 from outter_auth.services.signing_keys import KeyStore
@@ -53,6 +54,7 @@ class Runtime:
     invalidation: InvalidationBus
     lockout: LockoutPolicy
     rate_limits: RateLimits | None = None  # None when OUTTER_RATE_LIMITS is off
+    scanner_keys: ScannerKeys | None = None  # None without OUTTER_SECRET_SCANNING_KEYS_FILE
     _caches: tuple[GuardedCache[object, object], ...] = field(default=(), init=False, repr=False)
 
     def __post_init__(self) -> None:

@@ -8,6 +8,7 @@ migrations, never from ``create_all``, so every run also tests the migrations.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -65,13 +66,31 @@ def keys_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def base_config(database_url: str, keys_dir: Path) -> dict[str, object]:
+def scanner_keys_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A secret scanner's public keys (GitHub's document), so that the test app takes leak
+    reports and the attack and fuzz suites reach the endpoint. Nobody holds the private
+    key: reports sent to the test app are refused for their signature
+    (tests/api/test_leak_reports.py signs its own, with apps of its own)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    public = ec.generate_private_key(ec.SECP256R1()).public_key()
+    pem = public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    path = tmp_path_factory.mktemp("scanner") / "secret_scanning.json"
+    document = {"public_keys": [{"key_identifier": "test-scanner", "key": pem.decode(), "is_current": True}]}
+    path.write_text(json.dumps(document))
+    return path
+
+
+@pytest.fixture(scope="session")
+def base_config(database_url: str, keys_dir: Path, scanner_keys_file: Path) -> dict[str, object]:
     return {
         "env": "testing",
         "database_url": database_url,
         "keys_dir": str(keys_dir),
         "issuer": "https://auth.outter.test",
         "bcrypt_rounds": 4,
+        "secret_scanning_keys_file": str(scanner_keys_file),
     }
 
 

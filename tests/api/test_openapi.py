@@ -46,6 +46,7 @@ PUBLIC_OPERATIONS = {
     ("post", "/api/auth/token/refresh"),
     ("post", "/api/auth/api-keys/verify"),  # the gateway contract: the credential is the subject
     ("get", "/api/auth/gateway/check"),
+    ("post", "/api/auth/api-keys/leaks"),  # secret scanners: trusted by their signature over the body
     ("get", "/.well-known/jwks.json"),
     ("get", "/.well-known/openid-configuration"),
     ("get", "/.well-known/oauth-authorization-server"),
