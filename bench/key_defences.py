@@ -11,12 +11,17 @@ yet, or give the commit before the merge), checked out with ``git worktree`` int
 folder and served from there. Both versions run on one scratch PostgreSQL database migrated
 by this code (the old code reads the columns it knows), both with ``OUTTER_REDIS_URL``.
 
-Measured twice, because a shared 2-core machine makes wrk figures swing by ±10 % between runs:
+A shared 2-core machine makes wrk figures swing by ±10 % and more between runs, so:
 
-1. **in-process**: verify through the WSGI test client in alternating subprocesses of the old
-   and the new code (old, new, new, old, ...), each timing batches of requests; and, in the
-   new code, batches alternating between the limited and the unlimited key. Figures: the
-   median of the ratios, and the ratio of the fastest batches (closest to our code alone);
+0. **the added work alone**: the usage count every verify now makes, and a limited key's
+   spend from its slice, each timed over 200,000 calls (thread CPU time);
+1. **in-process**, verify through the WSGI test client, the request thread's CPU time and
+   the elapsed time per request, in batches: (A) the unlimited key in alternating
+   subprocesses of the old and the new code, doing the same work; (B) the limited and the
+   unlimited key in alternating batches of the new code; (C) the unlimited key with usage
+   counting switched off and on in alternating batches of one process (the change's cost in
+   place, with no second process to differ). Figures: the median of the ratios of pairs,
+   and the ratio of the fastest of each (closest to our code alone);
 2. **wrk**: both gunicorn services (production config, 2 workers) up at once, measured in
    alternating rounds; the figure is the median over rounds of req/s ÷ req/s.
 
@@ -38,6 +43,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import run as bench  # noqa: E402 (the shared helpers of bench/run.py)
@@ -71,22 +77,34 @@ import json, sys, time
 import outter_auth
 from outter_auth.app import create_app
 
-keys, batches, size = json.loads(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
-client = create_app().test_client()
+keys, batches, size, toggle = json.loads(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == "toggle"
+app = create_app()
+client = app.test_client()
+recorder = app.extensions["outter_auth"].key_usage
+counting = getattr(recorder, "count", None)  # the code before has none
 
 def batch(key):
     headers = {"X-API-Key": key}
-    started = time.perf_counter()
+    wall, cpu = time.perf_counter(), time.thread_time()
     for _ in range(size):
         assert client.post("/api/auth/api-keys/verify", headers=headers).status_code == 200
-    return (time.perf_counter() - started) / size * 1e6
+    return (time.perf_counter() - wall) / size * 1e6, (time.thread_time() - cpu) / size * 1e6
 
-for key in keys.values():
+# Series: one per key, or (toggle) the unlimited key with usage counting off and on.
+runs = {name: (key, True) for name, key in keys.items()}
+if toggle:
+    runs = {"counting off": (keys["unlimited"], False), "counting on": (keys["unlimited"], True)}
+for key, _ in runs.values():
     batch(key)  # warm: keys cached, connections open
-micros = {name: [] for name in keys}
+micros = {name: {"wall": [], "cpu": []} for name in runs}
 for n in range(batches):
-    for name in (list(keys) if n % 2 == 0 else list(reversed(keys))):
-        micros[name].append(batch(keys[name]))
+    for name in (list(runs) if n % 2 == 0 else list(reversed(runs))):
+        key, count = runs[name]
+        if toggle:
+            recorder.count = counting if count else (lambda *args: None)
+        wall, cpu = batch(key)
+        micros[name]["wall"].append(wall)
+        micros[name]["cpu"].append(cpu)
 print(json.dumps({**micros, "code": outter_auth.__file__}))
 """
 
@@ -131,6 +149,7 @@ def main() -> None:
             [bench.OUTTER_AUTH, "keys", "generate"], cwd=bench.REPO, env=env, check=True, capture_output=True
         )
         keys = seed(env)
+        added_work(env)
         in_process(code, env, keys, args)
         if args.no_wrk:
             return
@@ -164,52 +183,120 @@ def code_env(folder: Path, env: dict[str, str]) -> dict[str, str]:
 
 
 def in_process(code: dict[str, Path], env: dict[str, str], keys: dict[str, str], args: argparse.Namespace) -> None:
-    micros: dict[str, list[float]] = {"before": [], "after": [], "after, limited": [], "after, unlimited": []}
+    """Three comparisons, each of series measured alike (see the module's docstring)."""
+    print(
+        f"\nin-process: verify through the WSGI test client, batches of {args.batch}. cpu: the request thread's "
+        "CPU time (time.thread_time: what other processes on the machine cannot inflate); wall: elapsed time"
+    )
+    # A. The same work in the old and the new code: alternating subprocesses, one median each.
+    per_run: dict[str, dict[str, list[float]]] = {"cpu": {}, "wall": {}}
     for run in range(args.runs):
         for version in ("before", "after") if run % 2 == 0 else ("after", "before"):
-            wanted = {"unlimited": keys["unlimited"]}
-            if version == "after":
-                wanted["limited"] = keys["limited"]
-            done = subprocess.run(
-                [sys.executable, "-c", IN_PROCESS, json.dumps(wanted), str(args.batches), str(args.batch)],
-                cwd=code[version],
-                env=code_env(code[version], env),
-                stdout=subprocess.PIPE,
-                stderr=subprocess.DEVNULL,  # one log line per request
-                text=True,
-                check=True,
-            )
-            result = json.loads(done.stdout.strip().splitlines()[-1])
+            result = measure_in(code[version], env, {"unlimited": keys["unlimited"]}, args)
             if run == 0:
-                print(f"{version}: outter_auth from {Path(result['code']).parent}")
-            micros[version].append(statistics.median(result["unlimited"]))
-            if version == "after":
-                micros["after, limited"] += result["limited"]
-                micros["after, unlimited"] += result["unlimited"]
-    print(
-        f"\nin-process: verify through the WSGI test client; {args.runs} alternating subprocesses per version, "
-        f"{args.batches} batches of {args.batch} per key and subprocess\n"
+                print(f"{version}: outter_auth from {Path(str(result['code'])).parent}")
+            for clock in per_run:
+                per_run[clock].setdefault(version, []).append(statistics.median(result["unlimited"][clock]))
+    compare("A. unlimited key, this code ÷ the code before it", per_run, ("before", "after"), UNLIMITED_GOAL)
+    # B. The limited and the unlimited key in the new code: alternating batches in each subprocess.
+    per_batch = batches_of(code["after"], env, keys, args, toggle=False)
+    compare("B. limited ÷ unlimited key (this code)", per_batch, ("unlimited", "limited"), LIMITED_GOAL)
+    # C. Usage counting switched off and on in alternating batches of one process: its cost in place.
+    toggled = batches_of(code["after"], env, keys, args, toggle=True)
+    compare("C. unlimited key, usage counting on ÷ off (this code)", toggled, ("counting off", "counting on"), None)
+
+
+def measure_in(
+    folder: Path, env: dict[str, str], keys: dict[str, str], args: argparse.Namespace, toggle: bool = False
+) -> dict[str, Any]:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            IN_PROCESS,
+            json.dumps(keys),
+            str(args.batches),
+            str(args.batch),
+            "toggle" if toggle else "keys",
+        ],
+        cwd=folder,
+        env=code_env(folder, env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,  # one log line per request
+        text=True,
+        check=True,
     )
-    print("| verify | µs per request (median) | min | max |\n|---|---:|---:|---:|")
-    for name in ("before", "after"):
-        values = micros[name]
-        print(f"| unlimited key, {name} | {statistics.median(values):.1f} | {min(values):.1f} | {max(values):.1f} |")
-    for name in ("after, unlimited", "after, limited"):
-        values = micros[name]
-        label = name.replace("after, ", "") + " key, after (batch by batch)"
-        print(f"| {label} | {statistics.median(values):.1f} | {min(values):.1f} | {max(values):.1f} |")
-    unlimited = statistics.median(b / a for b, a in zip(micros["before"], micros["after"], strict=True))
-    unlimited_best = min(micros["before"]) / min(micros["after"])
-    limited = statistics.median(
-        u / lim for u, lim in zip(micros["after, unlimited"], micros["after, limited"], strict=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def batches_of(
+    folder: Path, env: dict[str, str], keys: dict[str, str], args: argparse.Namespace, toggle: bool
+) -> dict[str, dict[str, list[float]]]:
+    """Every batch's µs per request, by clock and series, over ``args.runs // 2`` subprocesses."""
+    series: dict[str, dict[str, list[float]]] = {"cpu": {}, "wall": {}}
+    for _ in range(max(1, args.runs // 2)):
+        result = measure_in(folder, env, keys, args, toggle)
+        for name, values in result.items():
+            if name != "code":
+                for clock in series:
+                    series[clock].setdefault(name, []).extend(values[clock])
+    return series
+
+
+def compare(title: str, series: dict[str, dict[str, list[float]]], pair: tuple[str, str], goal: float | None) -> None:
+    """Throughput of ``pair[1]`` ÷ ``pair[0]`` (µs per request of ``pair[0]`` ÷ of ``pair[1]``)."""
+    base, other = pair
+    columns = f"| clock | µs {base} (median) | µs {other} (median) | median of pairs | fastest ÷ fastest | goal |"
+    print(f"\n{title}\n\n{columns}")
+    print("|---|---:|---:|---:|---:|---|")
+    for clock, values in series.items():
+        a, b = values[base], values[other]
+        median = statistics.median(x / y for x, y in zip(a, b, strict=True))
+        best = min(a) / min(b)
+        verdict = f"≥ {goal}: {met(median, goal)}" if goal else "—"
+        print(
+            f"| {clock} | {statistics.median(a):.1f} | {statistics.median(b):.1f} | {median:.3f} | {best:.3f} | "
+            f"{verdict} |"
+        )
+
+
+ADDED = """
+import json, time
+from outter_auth import clock
+from outter_auth.models import RateLimit
+from outter_auth.rate_limits import key_limiter
+from outter_auth.config import load_settings
+from outter_auth.services.key_usage import KeyUsageRecorder, VERIFIED
+
+calls = 200_000
+recorder = KeyUsageRecorder(lambda batch: None, background=False)
+limiter = key_limiter(load_settings())
+rate = RateLimit(1_000_000, 86_400)  # a slice of 1,000: one Redis round trip per 1,000 calls
+
+def per_call(function):
+    function()
+    started = time.thread_time()
+    for _ in range(calls):
+        function()
+    return (time.thread_time() - started) / calls * 1e6
+
+print(json.dumps({
+    "usage count (every key)": per_call(lambda: recorder.count("key_x", VERIFIED, clock.now())),
+    "limit spend, from the slice (a limited key)": per_call(lambda: limiter.spend("key_bench_x", rate)),
+}))
+"""
+
+
+def added_work(env: dict[str, str]) -> None:
+    """The work the feature adds to one verify, timed alone (CPU time of the calling thread)."""
+    done = subprocess.run(
+        [sys.executable, "-c", ADDED], cwd=bench.REPO, env=env, capture_output=True, text=True, check=True
     )
-    limited_best = min(micros["after, unlimited"]) / min(micros["after, limited"])
-    print(
-        f"\nunlimited key, after ÷ before: {unlimited:.3f} (median of run pairs), {unlimited_best:.3f} (fastest run "
-        f"of each); goal ≥ {UNLIMITED_GOAL}: {met(unlimited, UNLIMITED_GOAL)}\n"
-        f"limited ÷ unlimited key: {limited:.3f} (median of batch pairs), {limited_best:.3f} (fastest batch of each); "
-        f"goal ≥ {LIMITED_GOAL}: {met(limited, LIMITED_GOAL)}"
-    )
+    micros = json.loads(done.stdout.strip().splitlines()[-1])
+    print("\nwhat the feature adds to a verify, timed alone (thread CPU time, 200,000 calls):\n")
+    print("| work | µs per call |\n|---|---:|")
+    for name, value in micros.items():
+        print(f"| {name} | {value:.2f} |")
 
 
 def serve(folder: Path, env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
