@@ -92,9 +92,11 @@ def test_a_rotated_key_keeps_its_limit(client, owner):
 )
 def test_out_of_bounds_or_malformed_limits_are_422(client, owner, rate_limit):
     response = client.post(KEYS, json={"name": "x", "scopes": ["a"], "rate_limit": rate_limit}, headers=owner.headers)
-    assert_error(response, 422)
     created = create_key(client, owner.headers)
-    assert_error(client.patch(f"{KEYS}/{created['id']}", json={"rate_limit": rate_limit}, headers=owner.headers), 422)
+    patched = client.patch(f"{KEYS}/{created['id']}", json={"rate_limit": rate_limit}, headers=owner.headers)
+    for refused in (response, patched):
+        errors = assert_error(refused, 422)["errors"]["json"]
+        assert errors["rate_limit"] != ["Unknown field."], errors  # refused for its value: the field exists
 
 
 def test_the_bounds_themselves_are_accepted(client, owner):
@@ -161,13 +163,6 @@ def test_a_missing_scope_also_spends_and_carries_the_headers(client, owner_at_wi
     assert response.headers["X-RateLimit-Remaining"] == "1"
 
 
-def test_keys_without_a_limit_carry_no_rate_limit_headers(client, owner):
-    created = create_key(client, owner.headers)
-    for response in (verify(client, created["key"]), check(client, created["key"])):
-        assert response.status_code == 200
-        assert not set(RATE_HEADERS) & set(response.headers.keys())
-
-
 def test_raising_a_limit_takes_effect_at_once(client, owner_at_window):
     created = limited_key(client, owner_at_window.headers, limit=1, window=60)
     assert verify(client, created["key"]).status_code == 200
@@ -223,8 +218,9 @@ def test_keys_without_a_limit_never_reach_the_limiter(app, client, owner, monkey
     monkeypatch.setattr(limiter._storage, "incr", lambda *a, **k: calls.append(("incr", a)) or real_incr(*a, **k))
     unlimited = create_key(client, owner.headers)
     for _ in range(5):
-        assert verify(client, unlimited["key"]).status_code == 200
-        assert check(client, unlimited["key"]).status_code == 200
+        for response in (verify(client, unlimited["key"]), check(client, unlimited["key"])):
+            assert response.status_code == 200
+            assert not set(RATE_HEADERS) & set(response.headers.keys())
     assert calls == []
 
     limited = limited_key(client, owner.headers, limit=100, window=60)

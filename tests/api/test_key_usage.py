@@ -221,3 +221,5 @@ def test_counting_never_touches_the_database_on_the_request_path(app, client, ow
     finally:
         event.remove(engine, "before_cursor_execute", listen)
     assert statements == []
+    flush(app)  # the writer's turn: all 21 were counted, in memory
+    assert usage(client, owner.headers, created["id"], days=1)[0]["verified"] == 21
