@@ -29,8 +29,9 @@ from outter_auth.scopes import API_KEYS_READ, API_KEYS_WRITE
 from outter_auth.services import api_keys, key_usage
 
 blp = Blueprint("api_keys", __name__, url_prefix="/api/auth/api-keys", description="API keys of the tenant")
-# Not an id: the routes beside /{key_id} (this module's generate, the gateway's verify).
-KEY_ID = '<id("generate", "verify"):key_id>'
+# Not an id: the routes beside /{key_id} (this module's generate, the gateway's verify, the
+# secret scanners' leaks).
+KEY_ID = '<id("generate", "verify", "leaks"):key_id>'
 
 
 def _create(body: dict[str, Any]) -> ShownOnce:
@@ -134,7 +135,7 @@ class ApiKeyRotation(MethodView):
         return ShownOnce(key, key=raw)
 
 
-@blp.route("/<id:key_id>/usage")
+@blp.route(f"/{KEY_ID}/usage")
 class ApiKeyUsage(MethodView):
     @require_scopes(API_KEYS_READ)
     @blp.arguments(UsageArgs, location="query")

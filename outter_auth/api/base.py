@@ -103,6 +103,21 @@ class SchemaRules(BasePlugin):
         return dict(rules) if rules else None
 
 
+NULL_OBJECT = {"type": "object", "nullable": True}
+
+
+def nullable_reference(self: Any, field: Any, ret: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """A nullable nested schema as ``allOf: [$ref], nullable: true``. apispec writes it as
+    ``anyOf: [$ref, {"type": "object", "nullable": true}]``, whose second branch admits any
+    object at all: a fuzzer then sends ``{}`` as valid data and rightly expects it accepted."""
+    options = ret.get("anyOf")
+    if isinstance(options, list) and NULL_OBJECT in options and len(options) == 2:
+        (reference,) = [option for option in options if option != NULL_OBJECT]
+        del ret["anyOf"]
+        ret.update({"allOf": [reference], "nullable": True})
+    return {}
+
+
 class Api(flask_smorest.Api):
     """flask-smorest's Api, keeping the headers an HTTP error carries (and
     documenting the shared 400 and 415, and ``X-Pagination`` as the JSON it is).
@@ -128,6 +143,7 @@ class Api(flask_smorest.Api):
         spec_kwargs = dict(spec_kwargs or {})
         spec_kwargs["extra_plugins"] = [*spec_kwargs.get("extra_plugins", ()), CommonResponses(), SchemaRules()]
         super().init_app(app, spec_kwargs=spec_kwargs)
+        self.ma_plugin.converter.add_attribute_function(nullable_reference)
 
     def _register_pagination_header(self) -> None:
         self.spec.components.header("PAGINATION", PAGINATION_HEADER, lazy=True)

@@ -234,9 +234,9 @@ WRONG_VALUES: dict[str, dict[str, Any]] = {
 
 
 def field_type(spec: dict[str, Any]) -> tuple[str, bool]:
-    """A field's declared type and whether null is allowed. apispec writes a nullable nested
-    schema as ``anyOf: [{"$ref": …}, {"type": "object", "nullable": true}]``."""
-    if "$ref" in spec:
+    """A field's declared type and whether null is allowed (a nested schema is a ``$ref``,
+    or ``allOf: [{"$ref": …}], nullable: true`` when null is allowed: see api.base)."""
+    if "$ref" in spec or "allOf" in spec:
         return "object", bool(spec.get("nullable"))
     if "anyOf" in spec:
         kinds = [field_type(option) for option in spec["anyOf"]]
