@@ -67,6 +67,18 @@ SIGNED_BY = [
 ]
 
 
+# A scanner sends up to 1,000 matches with their URLs in one report (GitHub batches them):
+# far more than the 64 KiB every other body may have.
+MAX_REPORT_BYTES = 1024 * 1024
+
+
+@blp.url_value_preprocessor
+def _allow_a_whole_batch(endpoint: str | None, values: dict[str, object] | None) -> None:
+    # A url_value_preprocessor runs before any before_request function, and so before the
+    # app-wide size check of chunked bodies (errors._refuse_oversized_streams).
+    request.max_content_length = MAX_REPORT_BYTES
+
+
 @blp.route("/leaks", methods=["POST"])
 @blp.doc(
     summary="Report leaked API keys (secret scanners)",

@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from flask import Flask
 
+from outter_auth.api.leak_reports import MAX_REPORT_BYTES
 from tests.api_key_helpers import (
     KEYS,
     audit_events,
@@ -326,10 +327,24 @@ def test_more_than_1000_tokens_is_413_and_changes_nothing(app, scanner, client, 
 
 def test_a_body_over_the_size_limit_is_413_and_changes_nothing(app, scanner, client, owner):
     created = create_key(client, owner.headers)
-    padding = "p" * (scanner.app.config["MAX_CONTENT_LENGTH"])
+    padding = "p" * MAX_REPORT_BYTES
     response = scanner.report([match(created["key"], url=padding)])
     assert_error(response, 413)
     assert_nothing_changed(app, scanner, created["key"])
+
+
+def test_a_whole_batch_over_the_apis_usual_body_limit_is_read(scanner, client, owner):
+    """1,000 matches with long URLs are far over the 64 KiB of other bodies (GitHub batches)."""
+    created = create_key(client, owner.headers)
+    url = "https://github.com/acme/app/blob/" + "0" * 600 + "/settings.py"
+    matches = [match(created["key"], url=url)] + [{"token": "x", "type": "outter_api_key", "url": url}] * 999
+    body_size = len(json.dumps(matches))
+    assert body_size > scanner.app.config["MAX_CONTENT_LENGTH"]
+
+    response = scanner.report(matches)
+
+    assert response.status_code == 200, response.get_data(as_text=True)[:200]
+    assert response.get_json()[0]["label"] == "true_positive"
 
 
 @pytest.mark.parametrize(
