@@ -19,7 +19,7 @@ from typing import Any
 
 from outter_auth import clock
 from outter_auth.runtime import Runtime
-from outter_auth.scopes import scopes_for_role
+from outter_auth.scopes import role_allows
 from outter_auth.services import tokens
 from outter_auth.services.api_keys import ApiKeyRefused
 from outter_auth.services.ceilings import MACHINE, Caller, GrantCeiling
@@ -157,14 +157,15 @@ def _verified_claims(state: Runtime, token: str, cached: bool) -> dict[str, Any]
 
 def _user_principal(state: Runtime, claims: dict[str, Any], token_scopes: tuple[str, ...], cached: bool) -> Principal:
     """A user acting through a client: only while the session and membership last, and with
-    the management scopes of the member's current role."""
+    the scopes the member's current role allows (``scopes.role_allows``: management scopes
+    follow the role, platform and OIDC scopes are every role's)."""
     sid, user_id, tenant_id = str(claims["sid"]), str(claims["sub"]), str(claims["tenant_id"])
     member = state.token_state.member(sid, user_id, tenant_id, cached=cached)
     if member is None:
         raise AuthenticationFailed("session ended or account deactivated")
     role, email = member
-    held = scopes_for_role(role)
-    scopes = tuple(s for s in token_scopes if s in held)
+    catalogue = state.settings.scopes
+    scopes = tuple(s for s in token_scopes if role_allows(s, role, catalogue))
     return Principal(
         type="user",
         id=user_id,
