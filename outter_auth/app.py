@@ -197,6 +197,14 @@ def _configure_flask(app: Flask, settings: Settings) -> None:
         OPENAPI_SWAGGER_UI_URL=ASSETS_URL,
         # Swagger UI would send the document's URL to validator.swagger.io on a non-local host.
         OPENAPI_SWAGGER_UI_CONFIG={"validatorUrl": None},
+        # Flask's own session cookie holds only the pages' CSRF token (Flask-WTF); the sign-in
+        # itself is the browser-session cookie (pages/browser.py). Same rules for both.
+        SESSION_COOKIE_NAME="__Host-outter_csrf" if settings.https else "outter_csrf",
+        SESSION_COOKIE_SECURE=settings.https,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_PATH="/",
+        WTF_CSRF_TIME_LIMIT=3600,
     )
 
 
@@ -217,6 +225,7 @@ def _register_api(app: Flask) -> None:
         api_keys,
         audit,
         clients,
+        consents,
         docs,
         gateway,
         health,
@@ -242,7 +251,11 @@ def _register_api(app: Flask) -> None:
     flow = {"tokenUrl": "/oauth/token", "scopes": MANAGEMENT_SCOPE_DESCRIPTIONS}
     oauth2 = {"type": "oauth2", "flows": {"clientCredentials": flow, "password": flow}}
     api.spec.components.security_scheme("oauth2", oauth2)
+    from outter_auth.pages.views import blp as pages
+
     config_oauth(app)
     app.register_blueprint(docs.blp)
-    for module in (health, wellknown, gateway, oauth, sessions, tenant, projects, users, clients, api_keys, audit):
+    app.register_blueprint(pages)
+    modules = (health, wellknown, gateway, oauth, sessions, consents, tenant, projects, users, clients, api_keys, audit)
+    for module in modules:
         api.register_blueprint(module.blp)

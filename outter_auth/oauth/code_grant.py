@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from authlib.oauth2.rfc6749 import grants
-from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError
+from authlib.oauth2.rfc6749.errors import AccessDeniedError, InvalidGrantError, InvalidRequestError
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core.errors import RequestNotSupportedError, RequestURINotSupportedError
 
@@ -155,7 +155,10 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[mis
             nonce=data.get("nonce") or None,
             auth_time=signed_in.auth_time,
         )
-        authorization_codes.issue(db.session, code, binding)
+        try:
+            authorization_codes.issue(db.session, code, binding)
+        except authorization_codes.CodeRefused:  # signed out in another tab a moment ago
+            raise AccessDeniedError("the sign-in ended", redirect_uri=binding.redirect_uri) from None
 
     def query_authorization_code(self, code: str, client: Client) -> IssuedCode | None:
         try:

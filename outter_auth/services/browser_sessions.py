@@ -21,7 +21,7 @@ from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session as DbSession
 
 from outter_auth import clock
-from outter_auth.models import BrowserSession, Membership, Session, User
+from outter_auth.models import BrowserSession, Membership, Session, Tenant, User
 from outter_auth.services import audit, sessions
 from outter_auth.services.exceptions import AccountDisabled
 
@@ -40,6 +40,12 @@ class SignedIn:
     role: str | None
     auth_time: datetime
     expires_at: datetime
+    tenant_slug: str | None = None
+    tenant_name: str | None = None
+
+    def in_tenant(self, ref: str) -> bool:
+        """Whether the session acts in the tenant ``ref`` names (slug or id)."""
+        return self.tenant_id is not None and ref in (self.tenant_id, self.tenant_slug)
 
 
 def token_digest(token: str) -> bytes:
@@ -99,12 +105,13 @@ def find(db: DbSession, token: str | None) -> SignedIn | None:
         return None
     now = clock.now()
     row = db.execute(
-        select(BrowserSession, User.email, Membership.role)
+        select(BrowserSession, User.email, Membership.role, Tenant.slug, Tenant.name)
         .join(User, User.id == BrowserSession.user_id)
         .outerjoin(
             Membership,
             (Membership.user_id == BrowserSession.user_id) & (Membership.tenant_id == BrowserSession.tenant_id),
         )
+        .outerjoin(Tenant, Tenant.id == BrowserSession.tenant_id)
         .where(
             BrowserSession.token_digest == token_digest(token),
             BrowserSession.ended_at.is_(None),
@@ -115,8 +122,10 @@ def find(db: DbSession, token: str | None) -> SignedIn | None:
     ).first()
     if row is None:
         return None
-    record, email, role = row
-    return SignedIn(record.id, record.user_id, email, record.tenant_id, role, record.auth_time, record.expires_at)
+    record, email, role, slug, name = row
+    return SignedIn(
+        record.id, record.user_id, email, record.tenant_id, role, record.auth_time, record.expires_at, slug, name
+    )
 
 
 def choose_tenant(db: DbSession, browser_session_id: str, user: User, tenant_id: str) -> None:

@@ -8,7 +8,7 @@ access tokens are refused here). Both are audited (``consent.granted``, ``consen
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from datetime import datetime
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session as DbSession
@@ -19,7 +19,7 @@ from outter_auth.services import audit, sessions
 from outter_auth.services.exceptions import NotFound
 
 
-def granted(db: DbSession, user_id: str, client_id: str) -> tuple[frozenset[str], Any] | None:
+def granted(db: DbSession, user_id: str, client_id: str) -> tuple[frozenset[str], datetime] | None:
     """(scopes, when last granted) of the user's consent to the client, or None."""
     consent = db.get(Consent, (user_id, client_id))
     return (frozenset(consent.scopes), consent.updated_at) if consent is not None else None
@@ -54,7 +54,7 @@ def grant(
     db.commit()
 
 
-def consents_query(user_id: str) -> Select[Any]:
+def consents_query(user_id: str) -> Select[Consent, OAuthClient]:
     """The user's consents with their client, most recent first."""
     return (
         select(Consent, OAuthClient)
