@@ -497,6 +497,20 @@ def luajit_missing() -> str | None:
     return None if shutil.which("luajit") else "luajit is not installed (apt-get install luajit)"
 
 
+CHROMIUM = "/usr/bin/chromium"
+
+
+def chromium_missing() -> str | None:
+    """The browser tests (tests/oidc) drive Debian's chromium with Playwright for Python."""
+    if not Path(CHROMIUM).exists():
+        return f"chromium is not installed at {CHROMIUM} (apt-get install chromium)"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "Playwright for Python is not installed (pip install -e '.[dev]')"
+    return None
+
+
 # -- reachability of the shared backing services ----------------------------------------------
 
 
