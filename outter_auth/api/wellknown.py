@@ -13,8 +13,8 @@ from flask.views import MethodView
 from outter_auth import clock
 from outter_auth.api.base import Blueprint
 from outter_auth.oauth import AUTH_METHODS_SUPPORTED, SECRET_METHODS
-from outter_auth.runtime import runtime
 from outter_auth.oauth.code_grant import PKCE_METHOD, PROMPTS
+from outter_auth.runtime import runtime
 from outter_auth.scopes import MANAGEMENT_SCOPES, OIDC_SCOPES
 from outter_auth.services.grant_types import GRANT_TYPES
 

@@ -162,7 +162,7 @@ def choose_tenant() -> Response:
         return redirect(validated.step_url(Step.SIGN_IN))
     if signed_in.tenant_id is not None:
         return _resume(validated)
-    user = db.get(User, signed_in.user_id)
+    user = db.session.get(User, signed_in.user_id)
     options = _tenant_options(validated, user) if user is not None else []
     if not options:
         return error_page(
