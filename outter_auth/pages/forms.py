@@ -17,7 +17,9 @@ class SignInForm(FlaskForm):  # type: ignore[misc]
 
 
 class TenantForm(FlaskForm):  # type: ignore[misc]
-    tenant = RadioField("Organisation", choices=[], validate_choice=True, validators=[InputRequired("Choose one")])
+    tenant = RadioField(
+        "Organisation", choices=[], validate_choice=True, validators=[InputRequired("Choose an organisation")]
+    )
 
 
 class ConsentForm(FlaskForm):  # type: ignore[misc]

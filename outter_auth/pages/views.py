@@ -23,7 +23,7 @@ from outter_auth.pages import browser, flow
 from outter_auth.pages.flow import Pending, Refused, Step, Validated
 from outter_auth.pages.forms import ALLOW, ConsentForm, LogoutForm, SignInForm, TenantForm
 from outter_auth.pages.render import error_page, render, with_page_headers
-from outter_auth.pages.words import describe
+from outter_auth.pages.words import in_reading_order
 from outter_auth.runtime import runtime
 from outter_auth.services import browser_sessions, consents, login
 from outter_auth.services.browser_sessions import SignedIn
@@ -144,7 +144,9 @@ def _form_errors(form: Any) -> list[tuple[str, str | None]]:
         if name == "csrf_token":
             errors.insert(0, (EXPIRED_FORM, None))
         elif messages:
-            errors.append((messages[0], getattr(form, name).id))
+            field = getattr(form, name)
+            # A group of radios is reached through its first one.
+            errors.append((messages[0], f"{field.id}-1" if field.type == "RadioField" else field.id))
     return errors
 
 
@@ -195,7 +197,8 @@ def _tenant_options(validated: Validated, user: User) -> list[Membership]:
         memberships = login.active_memberships(user, validated.client.info.tenant_id)
     except AccountDisabled:
         return []
-    return [m for m in memberships if not wanted or wanted in (m.tenant_id, m.tenant.slug)]
+    chosen = [m for m in memberships if not wanted or wanted in (m.tenant_id, m.tenant.slug)]
+    return sorted(chosen, key=lambda m: (m.tenant.name.casefold(), m.tenant.slug))
 
 
 # -- consent -----------------------------------------------------------------------------------
@@ -233,7 +236,7 @@ def _consent_page(validated: Validated, signed_in: SignedIn, scopes: tuple[str, 
         form=form,
         client=validated.client.info,
         signed_in=signed_in,
-        scopes=[(scope, describe(scope)) for scope in scopes],
+        scopes=in_reading_order(scopes),
         errors=_form_errors(form) if posted else [],
         action=url_for("pages.consent_form", r=validated.pending.token),
     )

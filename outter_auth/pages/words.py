@@ -24,3 +24,14 @@ SCOPE_WORDS: dict[str, str] = {
 def describe(scope: str) -> str:
     """A scope in words; a platform scope (``content:generate``) by its name."""
     return SCOPE_WORDS.get(scope) or f"Use {scope} on your behalf"
+
+
+_FIRST = (s.OPENID, s.PROFILE, s.EMAIL)
+
+
+def in_reading_order(scopes: tuple[str, ...]) -> list[tuple[str, str]]:
+    """(scope, words) with who you are first, what the app may do next, and for how long last."""
+    first = [scope for scope in _FIRST if scope in scopes]
+    middle = [scope for scope in scopes if scope not in _FIRST and scope != s.OFFLINE_ACCESS]
+    last = [s.OFFLINE_ACCESS] if s.OFFLINE_ACCESS in scopes else []
+    return [(scope, describe(scope)) for scope in first + middle + last]
