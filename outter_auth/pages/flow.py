@@ -64,7 +64,7 @@ class Pending:
     """An authorization request being answered: its query string and when it reached us."""
 
     query: str
-    started_at: int
+    started_at: float  # seconds since the epoch
 
     @property
     def token(self) -> str:
@@ -72,7 +72,7 @@ class Pending:
 
     @classmethod
     def arrived(cls, query: str) -> Pending:
-        return cls(query, clock.timestamp())
+        return cls(query, clock.now().timestamp())
 
     @classmethod
     def carried(cls, token: str | None) -> Pending | None:
@@ -81,9 +81,9 @@ class Pending:
             query, started_at = _serializer().loads(token or "")
         except (BadSignature, ValueError, TypeError):
             return None
-        if not isinstance(query, str) or not isinstance(started_at, int):
+        if not isinstance(query, str) or not isinstance(started_at, int | float):
             return None
-        if not 0 <= clock.timestamp() - started_at <= PENDING_FOR:
+        if not 0 <= clock.now().timestamp() - started_at <= PENDING_FOR:
             return None
         return cls(query, started_at)
 
