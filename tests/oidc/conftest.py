@@ -52,28 +52,3 @@ def site() -> Iterator[Echo]:
 def live(make_app: Callable[..., Flask], site: Echo) -> Iterator[Live]:
     with serve(make_app, site.base) as server:
         yield server
-
-
-@pytest.fixture
-def ada(make: Any) -> str:
-    """A member of acme."""
-    from tests.factories import PASSWORD
-
-    return str(make.user("acme", "ada@acme.test", "member", PASSWORD))
-
-
-@pytest.fixture
-def third_party(app: Flask, make: Any) -> Any:
-    """A confidential client of acme that is not first-party (consent is asked)."""
-    from tests.oidc.steps import register_app
-
-    make.tenant("acme")
-    return register_app(app)
-
-
-@pytest.fixture
-def browser(app: Flask) -> Any:
-    """Flask's test client as a browser (tests/oidc/steps.py)."""
-    from tests.oidc.steps import Browser
-
-    return Browser(app.test_client())
