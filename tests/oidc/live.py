@@ -215,3 +215,22 @@ def verify_id_token(live: Live, rp: RelyingParty, token: dict[str, Any]) -> dict
 
 def bearer(token: dict[str, Any]) -> dict[str, str]:
     return {"Authorization": f"Bearer {token['access_token']}"}
+
+
+@contextmanager
+def html_site(body: str) -> Iterator[str]:
+    """Another site on loopback that serves one HTML page at every path; yields its base URL."""
+
+    def page(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        start_response("200 OK", [("Content-Type", "text/html; charset=utf-8")])
+        return [body.encode()]
+
+    server = make_server("127.0.0.1", 0, page, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="html-site", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)

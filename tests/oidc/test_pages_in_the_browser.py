@@ -12,8 +12,8 @@ import pytest
 
 from tests.factories import Factory
 from tests.integration.servers import Echo
-from tests.oidc.browsing import choose, sign_in
-from tests.oidc.live import Live, RelyingParty, outter_app, register, user
+from tests.oidc.browsing import back_at, choose, sign_in
+from tests.oidc.live import Live, RelyingParty, html_site, outter_app, register, user
 
 EMAIL = "ada@acme.test"
 SERIOUS = {"serious", "critical"}
@@ -158,3 +158,45 @@ def test_the_sign_in_form_works_with_the_keyboard_alone(live: Live, site: Echo, 
     # Focus is visible: a ring on the focused control.
     page.keyboard.press("Tab")
     assert page.evaluate("getComputedStyle(document.activeElement).boxShadow") != "none"
+
+
+def test_another_site_cannot_frame_the_login_page(live: Live, site: Echo, watched: Watched, make: Factory):
+    """Clickjacking: a page of another origin puts the sign-in page in a frame; Chromium refuses
+    to show it (CSP frame-ancestors 'none', X-Frame-Options DENY)."""
+    user(make, EMAIL, "member", "acme")
+    client = register(live.app, "Acme Reports", site.base)
+    login = RelyingParty(live, client, client.redirect_uri).authorization_url()
+    page = watched.page
+    framing = f'<!doctype html><html lang="en"><title>evil</title><iframe title="login" src="{login}"></iframe>'
+
+    with html_site(framing) as evil:
+        page.goto(evil)
+        page.wait_for_load_state("networkidle")
+        [framed] = [frame for frame in page.frames if frame is not page.main_frame]
+
+        assert framed.url.startswith("chrome-error://"), framed.url
+        assert page.frame_locator("iframe").get_by_role("heading", name="Sign in").count() == 0
+    assert any("frame-ancestors" in message for message in watched.console), watched.console
+
+
+def test_the_cookie_in_chromium_is_httponly_lax_and_new_at_every_sign_in(
+    live: Live, site: Echo, browser_context: Any, page: Any, make: Factory
+):
+    user(make, EMAIL, "member", "acme")
+    client = register(live.app, "Acme Reports", site.base, first_party=True)
+
+    def session_cookie() -> dict[str, Any]:
+        [cookie] = [c for c in browser_context.cookies() if c["name"] == "outter_session"]
+        return dict(cookie)
+
+    page.goto(RelyingParty(live, client, client.redirect_uri).authorization_url())
+    sign_in(page, EMAIL)
+    back_at(page, client.redirect_uri)
+    first = session_cookie()
+    assert first["httpOnly"] is True and first["sameSite"] == "Lax" and first["path"] == "/"
+    assert page.evaluate("document.cookie").find("outter_session") == -1  # scripts cannot read it
+
+    page.goto(RelyingParty(live, client, client.redirect_uri).authorization_url(prompt="login"))
+    sign_in(page, EMAIL)
+    back_at(page, client.redirect_uri)
+    assert session_cookie()["value"] != first["value"]
