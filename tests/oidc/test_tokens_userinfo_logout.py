@@ -239,3 +239,22 @@ def test_deactivating_a_user_ends_their_browser_session(
     assert browser.client.delete(f"/api/auth/users/{user_id}", headers=owner.headers).status_code == 204
     response = browser.get(third_party.flow().url(prompt="none"))
     assert query(location(response))["error"] == "login_required"
+
+
+def test_audit_prune_forgets_old_codes_and_browser_sessions(app: Flask, browser: Browser, ada: str, third_party: Any):
+    import json
+    from datetime import timedelta
+
+    from outter_auth import clock
+
+    clock.freeze(clock.now())
+    browser.code(third_party.flow(), EMAIL)
+    prune = ["audit", "prune", "--json"]
+    assert json.loads(app.test_cli_runner().invoke(args=prune).output)["authorization_codes"] == 0
+    clock.advance(timedelta(days=2))
+
+    pruned = json.loads(app.test_cli_runner().invoke(args=prune).output)
+
+    assert (pruned["authorization_codes"], pruned["browser_sessions"]) == (1, 1)
+    with app.app_context():
+        assert db.session.query(BrowserSession).count() == 0
