@@ -41,6 +41,11 @@ def forget_current() -> None:
     g.pop(_CURRENT, None)
 
 
+def signed_in_now(token: str) -> None:
+    """This request has just signed the browser in with ``token`` (its cookie is set on the way out)."""
+    setattr(g, _CURRENT, browser_sign_in(runtime(), token))
+
+
 def set_cookie(response: Response, token: str, expires_at: datetime) -> None:
     settings = runtime().settings
     response.set_cookie(

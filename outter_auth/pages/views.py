@@ -56,7 +56,9 @@ def _pending() -> Pending | None:
 
 
 def _resume(validated: Validated) -> Response:
-    return redirect(url_for("pages.resume", r=validated.pending.token))
+    """Go on with the authorization request now that a step is done (no extra round trip: the
+    answer to this POST is already the next page, or the redirect to the client)."""
+    return flow.proceed(validated.pending)
 
 
 # -- sign in ---------------------------------------------------------------------------------
@@ -111,6 +113,7 @@ def sign_in() -> Response:
         origin=request_origin(),
     )
     session.pop("csrf_token", None)  # a new sign-in, a new CSRF token
+    browser.signed_in_now(token)
     response = _resume(validated)
     browser.set_cookie(response, token, record.expires_at)
     return response
@@ -178,6 +181,7 @@ def choose_tenant() -> Response:
         chosen = options[0].tenant_id if len(options) == 1 else str(form.tenant.data)
         assert user is not None
         browser_sessions.choose_tenant(db.session, signed_in.id, user, chosen)
+        browser.forget_current()
         return _resume(validated)
     return render(
         "tenant.html",
@@ -240,14 +244,6 @@ def _consent_page(validated: Validated, signed_in: SignedIn, scopes: tuple[str, 
         errors=_form_errors(form) if posted else [],
         action=url_for("pages.consent_form", r=validated.pending.token),
     )
-
-
-# -- back to the authorization endpoint --------------------------------------------------------
-
-
-@blp.get("/signin/continue", endpoint="resume")
-def resume() -> Response:
-    return flow.proceed(_pending())
 
 
 # -- logout (GET and POST /oauth/logout, registered in api/oauth.py) ---------------------------
