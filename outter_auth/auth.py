@@ -20,14 +20,7 @@ from outter_auth.credentials import API_KEY_HEADER, AuthenticationFailed, Princi
 from outter_auth.runtime import runtime
 from outter_auth.services.ceilings import Caller
 
-__all__ = [
-    "API_KEY_HEADER",
-    "AuthenticationFailed",
-    "Principal",
-    "current_principal",
-    "require_scopes",
-    "require_user",
-]
+__all__ = ["API_KEY_HEADER", "AuthenticationFailed", "Principal", "current_principal", "require_scopes"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -82,33 +75,6 @@ def require_scopes(*scopes: str, tenant_wide: bool = False) -> Callable[[F], F]:
             security=[{BEARER_SECURITY: []}, {API_KEY_SECURITY: []}],
             responses=responses,
             **{"x-required-scopes": list(scopes)},
-        )
-        return cast(F, documented(wrapper))
-
-    return decorator
-
-
-def require_user(*, first_party_app: bool = False) -> Callable[[F], F]:
-    """Authenticate the caller and demand a user's token (403 for API keys and machine clients).
-
-    ``first_party_app``: only through a first-party app (``outter-app`` or a client made with
-    ``--first-party``): what concerns the user's own account, such as which other apps they
-    allowed, is not a third-party app's business."""
-
-    def decorator(view: F) -> F:
-        @functools.wraps(view)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            principal = authenticate()
-            if principal.type != "user":
-                raise InsufficientScope("only a user's token may do this")
-            if first_party_app:
-                client = runtime().client(principal.client_id or "")
-                if client is None or not client.is_first_party:
-                    raise InsufficientScope("only a user's token from a first-party app may do this")
-            return view(*args, **kwargs)
-
-        documented = Blueprint.doc(
-            security=[{BEARER_SECURITY: []}], responses={"401": "UNAUTHORIZED", "403": "FORBIDDEN"}
         )
         return cast(F, documented(wrapper))
 

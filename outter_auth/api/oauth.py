@@ -247,7 +247,17 @@ class EndSessionEndpoint(MethodView):
         """
         return logout()
 
-    @blp.doc(responses={"200": HTML_PAGE, "302": {"description": "To the post-logout redirect URI"}})
+    @blp.doc(
+        parameters=LOGOUT_PARAMETERS,
+        responses={
+            "200": {**HTML_PAGE, "description": "Signed out"},
+            "302": {"description": "To the post-logout redirect URI, with state"},
+            "400": {
+                **HTML_PAGE,
+                "description": "No valid CSRF token (the confirmation page's form), or an invalid request",
+            },
+        },
+    )
     def post(self) -> Response:
         """End the browser session (the confirmation form, or a form-encoded request)"""
         return logout()

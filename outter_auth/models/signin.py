@@ -6,10 +6,11 @@ from datetime import datetime
 from functools import partial
 
 from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from outter_auth import clock
 from outter_auth.models.base import Base, UTCDateTime, new_id
+from outter_auth.models.clients import OAuthClient
 
 
 class BrowserSession(Base):
@@ -73,3 +74,5 @@ class Consent(Base):
     scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
+
+    client: Mapped[OAuthClient] = relationship(lazy="joined")

@@ -14,6 +14,7 @@ error; ``request``, ``request_uri`` and response modes other than ``query`` are 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from authlib.oauth2.rfc6749 import grants
@@ -31,6 +32,7 @@ from outter_auth.services import authorization_codes, sessions
 from outter_auth.services.browser_sessions import SignedIn
 
 PKCE_METHOD = "S256"
+PRINTABLE_NAME = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]{1,40}")
 # Parameters that decide where errors may be sent: repeated, no redirect can be trusted.
 ADDRESSING = ("response_type", "client_id", "redirect_uri")
 PROMPTS = frozenset({"none", "login", "consent"})
@@ -94,9 +96,11 @@ def granted_scopes(client: Client, signed_in: SignedIn, requested: str | None) -
 def check_authorization_parameters(grant: Any, redirect_uri: str) -> None:
     """What Authlib leaves to us, checked once the redirect URI is trusted (errors redirect)."""
     request = grant.request
-    for name, values in request.payload.datalist.items():
-        if len(values) > 1:
-            raise InvalidRequestError(f"parameter sent more than once: {name[:40]}")
+    repeated = [name for name, values in request.payload.datalist.items() if len(values) > 1]
+    if repeated:
+        # RFC 6749 §5.2 allows only some characters in a description: a name outside them is not echoed.
+        named = " ".join(name for name in repeated if PRINTABLE_NAME.fullmatch(name))
+        raise InvalidRequestError(f"parameter sent more than once: {named}" if named else "a parameter was repeated")
     data = request.payload.data
     if "request" in data:
         raise RequestNotSupportedError()

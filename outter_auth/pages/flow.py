@@ -146,6 +146,8 @@ def validate(pending: Pending | None, signed_in: SignedIn | None) -> Validated:
         grant = server.get_consent_grant(oauth_request, end_user=signed_in)
     except OAuth2Error as error:
         raise Refused(error_answer(server, oauth_request, error)) from None
+    except ValueError:  # Authlib refuses to repeat an unprintable value in an error description
+        raise Refused(_page_for(None)) from None
     return Validated(pending, oauth_request, grant)
 
 

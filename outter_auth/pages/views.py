@@ -265,12 +265,12 @@ def logout() -> Response:
         setattr(g, LOGOUT_CONFIRMED, True)
     try:
         end_request = server.validate_endpoint_request("end_session")
-    except OAuth2Error as error:
+    except (OAuth2Error, ValueError) as error:  # ValueError: a description Authlib cannot repeat
         return error_page(
             400,
             "This sign-out link isn't valid",
             "The app that sent you here asked in a way Outter can't accept. You are still signed in.",
-            f"{error.error}: {error.description}",
+            f"{error.error}: {error.description}" if isinstance(error, OAuth2Error) else None,
         )
     hinted = end_request.id_token_claims or {}
     if signed_in is not None and not confirmed and hinted.get("sid") != signed_in.id:

@@ -14,7 +14,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session as DbSession
 
 from outter_auth import clock
-from outter_auth.models import Consent, OAuthClient, Session
+from outter_auth.models import Consent, Session
 from outter_auth.services import audit, sessions
 from outter_auth.services.exceptions import NotFound
 
@@ -54,14 +54,9 @@ def grant(
     db.commit()
 
 
-def consents_query(user_id: str) -> Select[Consent, OAuthClient]:
-    """The user's consents with their client, most recent first."""
-    return (
-        select(Consent, OAuthClient)
-        .join(OAuthClient, OAuthClient.id == Consent.client_id)
-        .where(Consent.user_id == user_id)
-        .order_by(Consent.updated_at.desc(), Consent.client_id)
-    )
+def consents_query(user_id: str) -> Select[Consent]:
+    """The user's consents (each with its client), most recent first."""
+    return select(Consent).where(Consent.user_id == user_id).order_by(Consent.updated_at.desc(), Consent.client_id)
 
 
 def revoke(db: DbSession, user_id: str, client_id: str, origin: audit.Origin | None = None) -> list[str]:

@@ -102,19 +102,30 @@ def test_another_users_consents_are_not_visible_or_withdrawable(
     assert len(client.get(URL, headers=bearer(ada_token)).get_json()) == 1
 
 
-def test_only_the_user_through_a_first_party_app_manages_consents(
-    app: Flask, client: Any, browser: Browser, ada: str, third_party: Any
+def test_a_third_party_apps_token_may_not_look_at_the_users_consents(
+    client: Any, browser: Browser, ada: str, third_party: Any
 ):
-    """A third-party app's token could list which other apps the user has, or withdraw them."""
+    """It could learn which other apps the user has, or withdraw them."""
     token = allowed(browser, third_party)
+    assert_error(client.get(URL, headers=bearer(token["access_token"])), 403)
+    assert_error(client.delete(f"{URL}/{third_party.client_id}", headers=bearer(token["access_token"])), 403)
+    assert_error(client.get(URL), 401)
+
+
+def test_keys_and_machines_have_no_consents(
+    app: Flask, client: Any, browser: Browser, ada: str, owner: Any, third_party: Any
+):
+    from tests.api_key_helpers import create_key, key_headers
+
+    allowed(browser, third_party)  # ada's
     machine = register_app(app, "Machine", grant_types=("client_credentials",), scope="content:generate")
     machine_token = client.post(
         "/oauth/token",
         data={"grant_type": "client_credentials"},
         headers=basic_auth(machine.client_id, machine.secret),
     ).get_json()["access_token"]
+    key = key_headers(create_key(client, owner.headers, scopes=["users:read"])["key"])
 
-    for credential in (token["access_token"], machine_token):
-        assert_error(client.get(URL, headers=bearer(credential)), 403)
-        assert_error(client.delete(f"{URL}/{third_party.client_id}", headers=bearer(credential)), 403)
-    assert_error(client.get(URL), 401)
+    for headers in (bearer(machine_token), key):
+        assert client.get(URL, headers=headers).get_json() == []
+        assert_error(client.delete(f"{URL}/{third_party.client_id}", headers=headers), 404)
