@@ -500,6 +500,13 @@ def luajit_missing() -> str | None:
 CHROMIUM = "/usr/bin/chromium"
 
 
+def node_missing() -> str | None:
+    """Node.js and npm run independent relying parties (openid-client) in tests/oidc."""
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        return "Node.js and npm are not installed (apt-get install nodejs npm)"
+    return None
+
+
 def chromium_missing() -> str | None:
     """The browser tests (tests/oidc) drive Debian's chromium with Playwright for Python."""
     if not Path(CHROMIUM).exists():
