@@ -239,7 +239,8 @@ def _register_api(app: Flask) -> None:
     from outter_auth.api.converters import IdConverter, id_schema
     from outter_auth.auth import API_KEY_SECURITY, BEARER_SECURITY
     from outter_auth.oauth import config_oauth
-    from outter_auth.scopes import MANAGEMENT_SCOPE_DESCRIPTIONS
+    from outter_auth.pages.views import blp as pages
+    from outter_auth.scopes import MANAGEMENT_SCOPE_DESCRIPTIONS, OIDC_SCOPE_DESCRIPTIONS
 
     app.url_map.converters["id"] = IdConverter
     api.init_app(app)
@@ -249,10 +250,13 @@ def _register_api(app: Flask) -> None:
     api.spec.components.security_scheme("clientBasic", {"type": "http", "scheme": "basic"})
     # Where bearer tokens come from (RFC 6749 at /oauth/token), with the scopes of SPEC §3.
     flow = {"tokenUrl": "/oauth/token", "scopes": MANAGEMENT_SCOPE_DESCRIPTIONS}
-    oauth2 = {"type": "oauth2", "flows": {"clientCredentials": flow, "password": flow}}
+    browser = {
+        "authorizationUrl": "/oauth/authorize",
+        "tokenUrl": "/oauth/token",
+        "scopes": {**OIDC_SCOPE_DESCRIPTIONS, **MANAGEMENT_SCOPE_DESCRIPTIONS},
+    }
+    oauth2 = {"type": "oauth2", "flows": {"authorizationCode": browser, "clientCredentials": flow, "password": flow}}
     api.spec.components.security_scheme("oauth2", oauth2)
-    from outter_auth.pages.views import blp as pages
-
     config_oauth(app)
     app.register_blueprint(docs.blp)
     app.register_blueprint(pages)

@@ -52,6 +52,12 @@ PROFILE = "profile"
 EMAIL = "email"
 OFFLINE_ACCESS = "offline_access"
 OIDC_SCOPES: tuple[str, ...] = (OPENID, PROFILE, EMAIL, OFFLINE_ACCESS)
+OIDC_SCOPE_DESCRIPTIONS: dict[str, str] = {
+    OPENID: "An ID token and userinfo: who the user is (sub, tenant_id)",
+    PROFILE: "The user's profile claims",
+    EMAIL: "The user's email address (email, email_verified)",
+    OFFLINE_ACCESS: "A refresh token for a client that is not first-party",
+}
 
 ROLE_SCOPES: dict[str, frozenset[str]] = {
     "owner": frozenset(MANAGEMENT_SCOPES),

@@ -7,7 +7,7 @@ logging the browser out ends it too. Existing clients get an empty list of post-
 redirect URIs.
 
 Revision ID: afdeafba2a24
-Revises: d6954dbed0fc
+Revises: 473837a17c08
 Create Date: 2026-12-06 23:16:43.796339
 
 """
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'afdeafba2a24'
-down_revision = 'd6954dbed0fc'
+down_revision = '473837a17c08'
 branch_labels = None
 depends_on = None
 
