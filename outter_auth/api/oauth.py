@@ -248,16 +248,28 @@ class EndSessionEndpoint(MethodView):
         return logout()
 
     @blp.doc(
-        parameters=LOGOUT_PARAMETERS,
+        requestBody={
+            **_form(
+                {
+                    "id_token_hint": STRING,
+                    "post_logout_redirect_uri": STRING,
+                    "client_id": STRING,
+                    "state": STRING,
+                    "csrf_token": {**STRING, "description": "Set by the confirmation page's form"},
+                },
+                [],
+            ),
+            "required": False,
+        },
         responses={
-            "200": {**HTML_PAGE, "description": "Signed out"},
+            "200": {**HTML_PAGE, "description": "Signed out, or asked to confirm"},
             "302": {"description": "To the post-logout redirect URI, with state"},
-            "400": {
-                **HTML_PAGE,
-                "description": "No valid CSRF token (the confirmation page's form), or an invalid request",
-            },
+            "400": {**HTML_PAGE, "description": "An invalid request (bad id_token_hint, client mismatch)"},
         },
     )
     def post(self) -> Response:
-        """End the browser session (the confirmation form, or a form-encoded request)"""
+        """End the browser session (the parameters in a form)
+
+        The same as GET; the confirmation page's form posts here with its CSRF token.
+        """
         return logout()

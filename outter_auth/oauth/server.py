@@ -15,6 +15,7 @@ from authlib.oauth2.rfc6749.errors import (
     InvalidRequestError,
     OAuth2Error,
     UnauthorizedClientError,
+    UnsupportedResponseTypeError,
 )
 from authlib.oauth2.rfc9207 import IssuerParameter
 from flask import Flask, Response, current_app
@@ -36,6 +37,7 @@ REALM = "outter"
 BODY_ONLY_ENDPOINTS = frozenset({"revocation", "introspection"})
 MAX_PARAMETERS = 50  # of an authorization request
 PRINTABLE_NAME = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]{1,64}")
+PRINTABLE_VALUE = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]{0,64}")
 NO_STORE = [("Cache-Control", "no-store"), ("Pragma", "no-cache")]
 
 
@@ -85,6 +87,22 @@ class OutterAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         if isinstance(request, OAuth2Request):
             return request
         return super().create_oauth2_request(request)
+
+    def get_authorization_grant(self, request: OAuth2Request) -> Any:
+        response_type = request.payload.response_type
+        if response_type is not None and not PRINTABLE_VALUE.fullmatch(response_type):
+            # Authlib repeats an unsupported response type in the error's description, which
+            # RFC 6749 §5.2 limits to printable ASCII without '"' and '\\': say it without it.
+            raise UnsupportedResponseTypeError(
+                "response_type", description="unsupported response_type", redirect_uri=self._trusted_redirect(request)
+            )
+        return super().get_authorization_grant(request)
+
+    def _trusted_redirect(self, request: OAuth2Request) -> str | None:
+        """The request's redirect URI if its client registered it (Authlib's rule for errors)."""
+        client = self.query_client(request.payload.client_id) if request.payload.client_id else None
+        uri = request.payload.redirect_uri
+        return uri if client is not None and uri and client.check_redirect_uri(uri) else None
 
     def authorization_error_response(self, request: OAuth2Request, error: OAuth2Error) -> Response:
         """An authorization error raised outside ``create_authorization_response`` (while the

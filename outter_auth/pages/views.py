@@ -253,15 +253,15 @@ def logout() -> Response:
     """OpenID Connect RP-Initiated Logout: end this browser's session (and every session its
     apps started from it), then go back to the client or show the signed-out page.
 
-    Without an ``id_token_hint`` for this very session, the user confirms first (a logout
-    link on another site must not sign anybody out), and the confirmation is CSRF-checked.
+    Without an ``id_token_hint`` for this very session, the user confirms first: a logout
+    link or form on another site must not sign anybody out. The confirmation is our page's
+    form, a POST with its CSRF token; any other POST (RP-Initiated Logout allows the
+    parameters in a form) is answered as the same request by GET would be.
     """
     server = authorization_server()
     signed_in = browser.current()
-    confirmed = request.method == "POST"
+    confirmed = request.method == "POST" and "csrf_token" in request.form and LogoutForm().validate_on_submit()
     if confirmed:
-        if not LogoutForm().validate_on_submit():
-            return error_page(400, "Sign-out didn't go through", EXPIRED_FORM)
         setattr(g, LOGOUT_CONFIRMED, True)
     try:
         end_request = server.validate_endpoint_request("end_session")

@@ -15,9 +15,9 @@ SCOPE = scope_field()
 # too): an https URI with a host; http only on this machine's loopback; or a native app's
 # private-use scheme, a reversed domain name (RFC 8252 §7.1). Never a fragment or a space.
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-_HOST = rf"(?:{_LABEL}(?:\.{_LABEL})*|\[[0-9A-Fa-f:.]{{2,45}}\])"
-_REST = r"(?::[0-9]{1,5})?(?:[/?][\x21\x22\x24-\x7E]*)?"
-_HTTPS = rf"https://{_HOST}{_REST}"
+_PORT = r"(?:[0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
+_REST = rf"(?::{_PORT})?(?:[/?][\x21\x22\x24-\x7E]*)?"
+_HTTPS = rf"https://(?:{_LABEL}(?:\.{_LABEL})*|\[::1\]){_REST}"  # IPv6 literals: loopback only
 _LOOPBACK = rf"http://(?:127\.0\.0\.1|\[::1\]|localhost){_REST}"
 _APP = r"[a-z][a-z0-9-]*(?:\.[a-z0-9-]+)+:[\x21\x22\x24-\x7E]+"
 REDIRECT_URI_PATTERN = rf"^(?:{_HTTPS}|{_LOOPBACK}|{_APP})$"

@@ -92,10 +92,6 @@ def _loopback_ip(uri: str) -> tuple[str, str, str] | None:
     parts = _split(uri)
     if parts is None or parts.scheme != "http" or "@" in parts.netloc or parts.hostname not in LOOPBACK_IPS:
         return None
-    try:
-        parts.port  # noqa: B018 - raises ValueError on a port that is not a number in range
-    except ValueError:
-        return None
     return str(parts.hostname), parts.path, parts.query
 
 
@@ -103,6 +99,7 @@ def _split(uri: str) -> SplitResult | None:
     try:
         parts = urlsplit(uri)
         parts.hostname  # noqa: B018 - brackets and such are checked lazily
+        parts.port  # noqa: B018 - a port that is not a number in range
     except ValueError:
         return None
     return parts if parts.scheme else None

@@ -314,9 +314,12 @@ def test_the_consent_form_refuses_a_post_without_its_csrf_token(
         assert db.session.query(Consent).count() == 0
 
 
-def test_the_logout_confirmation_refuses_a_post_without_its_csrf_token(browser: Browser, ada: str, third_party: Any):
+def test_a_post_to_logout_without_the_confirmations_csrf_token_only_asks(browser: Browser, ada: str, third_party: Any):
+    """A form on another site posting to the logout endpoint: asked to confirm, not signed out."""
     browser.code(third_party.flow(), EMAIL)
-    assert is_page(browser.client.post("/oauth/logout"), 400)
+    for form in ({}, {"csrf_token": "forged"}, {"client_id": third_party.client_id}):
+        page = browser.client.post("/oauth/logout", data=form)
+        assert is_page(page, 200) and "Sign out of Outter?" in page.get_data(as_text=True)
     flow = third_party.flow()
     assert "code" in query(location(browser.get(flow.url())))  # still signed in
 
