@@ -253,3 +253,19 @@ def test_a_sign_in_page_link_expires(browser: Browser, ada: str, third_party: An
     assert is_page(browser.get(target), 400)
     assert is_page(browser.get("/signin?r=forged"), 400)
     assert is_page(browser.get("/signin/consent"), 400)
+
+
+def test_the_sign_in_cookie_resolves_to_the_user_in_one_place(app: Flask, browser: Browser, ada: str, third_party):
+    """``credentials.browser_principal``: what the pages (and the console) know of a browser."""
+    from outter_auth.credentials import browser_principal
+    from outter_auth.runtime import runtime
+
+    browser.code(third_party.flow(), EMAIL)
+    token = browser.cookie("__Host-outter_session")
+    with app.test_request_context():
+        principal = browser_principal(runtime(), token)
+        assert principal is not None
+        assert (principal.type, principal.id, principal.roles, principal.email) == ("user", ada, ("member",), EMAIL)
+        assert principal.browser_session_id and principal.scopes == frozenset()  # a member manages nothing
+        assert browser_principal(runtime(), "not-a-session") is None
+        assert browser_principal(runtime(), None) is None
