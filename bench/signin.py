@@ -3,13 +3,13 @@
 
 One full sign-in is what a browser and a client app do, with a fresh browser each time (no
 single sign-on): ``GET /oauth/authorize`` → the login page → ``POST`` email and password (one
-bcrypt check at cost 12) → back through the authorization endpoint with a code → the client
-trades it (PKCE verifier, client secret) at ``/oauth/token`` for tokens and an ID token. A
-first-party client, so no consent page.
+bcrypt check at cost 12), answered with the redirect to the client and its code → the client
+trades the code (PKCE verifier, client secret) at ``/oauth/token`` for tokens and an ID
+token. A first-party client, so no consent page.
 
 A sign-in is bcrypt-bound, so the figure to judge is the ratio to the **bcrypt ceiling**: two
 workers on two cores can check at most 2 × (one core's bcrypt checks per second at cost 12),
-measured in this same run just before the load. Everything else a sign-in does (six HTTP
+measured in this same run just before the load. Everything else a sign-in does (four HTTP
 requests, the database, two RSA signatures) is what separates the two.
 
 Service: gunicorn in production configuration with 2 sync workers on a scratch PostgreSQL
@@ -101,8 +101,7 @@ def sign_in(base: str, client_id: str, secret: str, email: str) -> None:
         timeout=30,
     )
     assert signed_in.status_code == 302, (signed_in.status_code, signed_in.text[:300])
-    back = browser.get(urljoin(base, signed_in.headers["Location"]), allow_redirects=False, timeout=30)
-    answer = parse_qs(urlsplit(back.headers["Location"]).query)
+    answer = parse_qs(urlsplit(signed_in.headers["Location"]).query)  # straight back to the client
     assert answer["state"] == [state] and "iss" in answer, answer
     token = requests.post(
         f"{base}/oauth/token",
