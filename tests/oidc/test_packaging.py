@@ -29,3 +29,10 @@ def test_every_template_and_asset_is_in_package_data():
     ]
     assert shipped, "no templates or static files found"
     assert [name for name in shipped if not any(fnmatch(name, pattern) for pattern in globs)] == []
+
+
+def test_every_folder_of_python_modules_is_a_package():
+    """``find_packages`` ships only folders with an ``__init__.py``: one without is missing from
+    ``pip install .``, yet works from a checkout."""
+    folders = {path.parent for path in PACKAGE.rglob("*.py") if "__pycache__" not in path.parts}
+    assert sorted(str(f.relative_to(REPO)) for f in folders if not (f / "__init__.py").exists()) == []
