@@ -9,7 +9,11 @@ setup(
     + ["outter_auth._migrations", "outter_auth._migrations.versions"],
     # `pip install .` carries the Alembic scripts along (a source checkout uses migrations/).
     package_dir={"outter_auth._migrations": "migrations"},
-    package_data={"outter_auth._migrations": ["alembic.ini", "script.py.mako", "README"]},
+    package_data={
+        "outter_auth._migrations": ["alembic.ini", "script.py.mako", "README"],
+        # The pages (SPEC §11): templates and every asset they load are served by the service.
+        "outter_auth": ["templates/*.html", "templates/*.svg", "static/css/*.css", "static/img/*.svg"],
+    },
     install_requires=[
         "Flask>=3.1,<4",
         "flask-smorest>=0.46,<1",
@@ -30,6 +34,7 @@ setup(
         "Flask-Limiter[redis]>=4.1,<5",
         "flask-cors>=6,<7",
         "prometheus-client>=0.20",
+        "Flask-WTF>=1.2,<2",
     ],
     extras_require={
         "dev": [
@@ -42,6 +47,9 @@ setup(
             "PyYAML>=6",
             "requests>=2.32",
             "schemathesis>=4.30,<5",
+            # Browser tests (tests/oidc): Playwright drives Debian's chromium (no browser download).
+            "playwright>=1.45",
+            "axe-playwright-python>=0.1.4",
         ],
     },
     entry_points={"console_scripts": ["outter-auth=outter_auth.cli:main"]},

@@ -200,6 +200,14 @@ def _configure_flask(app: Flask, settings: Settings) -> None:
         OPENAPI_SWAGGER_UI_URL=ASSETS_URL,
         # Swagger UI would send the document's URL to validator.swagger.io on a non-local host.
         OPENAPI_SWAGGER_UI_CONFIG={"validatorUrl": None},
+        # Flask's own session cookie holds only the pages' CSRF token (Flask-WTF); the sign-in
+        # itself is the browser-session cookie (pages/browser.py). Same rules for both.
+        SESSION_COOKIE_NAME="__Host-outter_csrf" if settings.https else "outter_csrf",
+        SESSION_COOKIE_SECURE=settings.https,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_PATH="/",
+        WTF_CSRF_TIME_LIMIT=3600,
     )
 
 
@@ -220,6 +228,7 @@ def _register_api(app: Flask) -> None:
         api_keys,
         audit,
         clients,
+        consents,
         docs,
         gateway,
         health,
@@ -234,7 +243,8 @@ def _register_api(app: Flask) -> None:
     from outter_auth.api.converters import IdConverter, id_schema
     from outter_auth.auth import API_KEY_SECURITY, BEARER_SECURITY
     from outter_auth.oauth import config_oauth
-    from outter_auth.scopes import MANAGEMENT_SCOPE_DESCRIPTIONS
+    from outter_auth.pages.views import blp as pages
+    from outter_auth.scopes import MANAGEMENT_SCOPE_DESCRIPTIONS, OIDC_SCOPE_DESCRIPTIONS
 
     app.url_map.converters["id"] = IdConverter
     api.init_app(app)
@@ -244,10 +254,16 @@ def _register_api(app: Flask) -> None:
     api.spec.components.security_scheme("clientBasic", {"type": "http", "scheme": "basic"})
     # Where bearer tokens come from (RFC 6749 at /oauth/token), with the scopes of SPEC §3.
     flow = {"tokenUrl": "/oauth/token", "scopes": MANAGEMENT_SCOPE_DESCRIPTIONS}
-    oauth2 = {"type": "oauth2", "flows": {"clientCredentials": flow, "password": flow}}
+    browser = {
+        "authorizationUrl": "/oauth/authorize",
+        "tokenUrl": "/oauth/token",
+        "scopes": {**OIDC_SCOPE_DESCRIPTIONS, **MANAGEMENT_SCOPE_DESCRIPTIONS},
+    }
+    oauth2 = {"type": "oauth2", "flows": {"authorizationCode": browser, "clientCredentials": flow, "password": flow}}
     api.spec.components.security_scheme("oauth2", oauth2)
     config_oauth(app)
     app.register_blueprint(docs.blp)
+    app.register_blueprint(pages)
     modules = (
         health,
         wellknown,
@@ -255,6 +271,7 @@ def _register_api(app: Flask) -> None:
         leak_reports,
         oauth,
         sessions,
+        consents,
         tenant,
         projects,
         users,

@@ -50,6 +50,10 @@ class Settings:
     secret_key: str = DEFAULT_SECRET_KEY
     redis_url: str = ""
     first_party_client_id: str = "outter-app"
+    # SPEC §11: where the built-in first-party client may be sent back with a code (space separated).
+    first_party_redirect_uris: tuple[str, ...] = ()
+    # SPEC §11: how long a browser stays signed in (single sign-on), seconds.
+    browser_session_ttl: int = 12 * 3600
     # Not in SPEC §9's list: seconds a client_credentials token is handed out again to the
     # same client for the same scopes (0: a new signature every time). See services/client_tokens.py.
     client_token_reuse: int = 30
@@ -108,6 +112,11 @@ class Settings:
     def is_testing(self) -> bool:
         return self.env == "testing"
 
+    @property
+    def https(self) -> bool:
+        """Served over https (the issuer says so): browser cookies are then ``Secure`` and ``__Host-``."""
+        return self.issuer.startswith("https://")
+
     def check_production(self) -> None:
         """Refuse the unsafe defaults that are fine on a laptop."""
         if not self.is_production:
@@ -147,6 +156,7 @@ _INT_FIELDS = {
     "access_token_ttl": (1, None),
     "refresh_token_ttl": (1, None),
     "session_idle_timeout": (1, None),
+    "browser_session_ttl": (60, 30 * 24 * 3600),
     "bcrypt_rounds": (4, 31),
     "api_key_cache_ttl": (0, None),
     "api_key_stale_ttl": (0, 86400),
@@ -217,6 +227,18 @@ def _parse_scopes(raw: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(items))
 
 
+def _parse_redirect_uris(raw: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    from outter_auth.services.redirect_uris import InvalidRedirectUri, check_redirect_uri
+
+    items = raw.split() if isinstance(raw, str) else list(raw)
+    for uri in items:
+        try:
+            check_redirect_uri(uri)
+        except InvalidRedirectUri as error:
+            raise ConfigError(f"OUTTER_FIRST_PARTY_REDIRECT_URIS: {error}") from None
+    return tuple(dict.fromkeys(items))
+
+
 def _parse_choice(choices: tuple[str, ...]) -> Callable[[str, Any], str]:
     def parse(name: str, raw: Any) -> str:
         if raw not in choices:
@@ -238,6 +260,7 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     **{name: _parse_rate_limit for name in _RATE_LIMIT_FIELDS},
     "scopes": lambda name, raw: _parse_scopes(raw),
     "cors_origins": lambda name, raw: _parse_origins(raw),
+    "first_party_redirect_uris": lambda name, raw: _parse_redirect_uris(raw),
     "rate_limits": _parse_bool,
     "metrics": _parse_bool,
     "api_key_old_peppers": _parse_list,

@@ -1,8 +1,9 @@
 """One place that turns a request's credential into a :class:`Principal`.
 
 Every reader of credentials — the management API (``auth.require_scopes``), ``/me``, and
-the gateway's ``check`` — calls :func:`resolve`; a new kind of credential (next: a
-browser session cookie) is one new branch here. A principal carries the scopes its
+the gateway's ``check`` — calls :func:`resolve`; the browser's sign-in cookie (SPEC §11),
+which only the pages (sign-in, consent, logout, and the console) read, is
+:func:`browser_sign_in` and :func:`browser_principal`. A principal carries the scopes its
 holder has *now*: a user token's scopes are narrowed to what the member's current role
 and the token's client still allow, a client token's to the client's current scopes;
 a token whose session ended, whose membership or client is gone, or whose ``jti`` was
@@ -18,10 +19,11 @@ from datetime import datetime
 from typing import Any
 
 from outter_auth import clock
+from outter_auth.extensions import db
 from outter_auth.models.api_keys import RateLimit
 from outter_auth.runtime import Runtime
-from outter_auth.scopes import scopes_for_role
-from outter_auth.services import tokens
+from outter_auth.scopes import role_allows, scopes_for_role
+from outter_auth.services import browser_sessions, tokens
 from outter_auth.services.api_keys import ApiKeyRefused
 from outter_auth.services.ceilings import MACHINE, Caller, GrantCeiling
 from outter_auth.services.key_cache import KeySnapshot
@@ -69,6 +71,7 @@ class Principal:
     roles: tuple[str, ...] = ()
     email: str | None = None
     session_id: str | None = None
+    browser_session_id: str | None = None  # signed in through the browser (the console)
     client_id: str | None = None
     environment: str | None = None  # API keys
     project_id: str | None = None  # API keys bound to one project
@@ -170,14 +173,15 @@ def _verified_claims(state: Runtime, token: str, cached: bool) -> dict[str, Any]
 
 def _user_principal(state: Runtime, claims: dict[str, Any], token_scopes: tuple[str, ...], cached: bool) -> Principal:
     """A user acting through a client: only while the session and membership last, and with
-    the management scopes of the member's current role."""
+    the scopes the member's current role allows (``scopes.role_allows``: management scopes
+    follow the role, platform and OIDC scopes are every role's)."""
     sid, user_id, tenant_id = str(claims["sid"]), str(claims["sub"]), str(claims["tenant_id"])
     member = state.token_state.member(sid, user_id, tenant_id, cached=cached)
     if member is None:
         raise AuthenticationFailed("session ended or account deactivated")
     role, email = member
-    held = scopes_for_role(role)
-    scopes = tuple(s for s in token_scopes if s in held)
+    catalogue = state.settings.scopes
+    scopes = tuple(s for s in token_scopes if role_allows(s, role, catalogue))
     return Principal(
         type="user",
         id=user_id,
@@ -190,4 +194,31 @@ def _user_principal(state: Runtime, claims: dict[str, Any], token_scopes: tuple[
         session_id=sid,
         client_id=str(claims["client_id"]),
         claims=claims,
+    )
+
+
+def browser_sign_in(state: Runtime, cookie: str | None) -> browser_sessions.SignedIn | None:
+    """The live browser session behind a sign-in cookie, or None (read fresh: pages are not a
+    hot path, and a logout or deactivation must count at once)."""
+    state.invalidation.start()
+    return browser_sessions.find(db.session, cookie)
+
+
+def browser_principal(state: Runtime, cookie: str | None) -> Principal | None:
+    """A browser signed in to a tenant, as the user acting on it with their role's management
+    scopes (the console's caller); None without a live session or before a tenant is chosen."""
+    signed_in = browser_sign_in(state, cookie)
+    if signed_in is None or signed_in.tenant_id is None or signed_in.role is None:
+        return None
+    scopes = tuple(sorted(scopes_for_role(signed_in.role)))
+    return Principal(
+        type="user",
+        id=signed_in.user_id,
+        tenant_id=signed_in.tenant_id,
+        scopes=frozenset(scopes),
+        scope_list=scopes,
+        ceiling=GrantCeiling(frozenset(scopes), platform_scopes_free=True),
+        roles=(signed_in.role,),
+        email=signed_in.email,
+        browser_session_id=signed_in.id,
     )

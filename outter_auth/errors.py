@@ -118,7 +118,16 @@ def _rate_limited(error: RateLimitExceeded) -> Any:
 
 
 def too_many_requests(message: str, retry_after: int) -> Any:
-    """429 with Retry-After, in the error shape of the endpoint family (SPEC §4)."""
+    """429 with Retry-After, in the error shape of the endpoint family (SPEC §4); a page for pages."""
+    if request.blueprint == "pages":
+        from outter_auth.pages.render import error_page
+
+        return error_page(
+            429,
+            "Too many attempts",
+            f"Too many sign-in attempts from here. Wait {max(1, round(retry_after / 60))} minute(s), then try again.",
+            headers={"Retry-After": str(retry_after)},
+        )
     if request.path.startswith("/oauth/"):
         status, body, headers = TooManyAttempts(message, retry_after)()
         return Response(json.dumps(body), status, headers=[*headers, ("Cache-Control", "no-store")])

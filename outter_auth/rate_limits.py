@@ -51,8 +51,9 @@ from outter_auth.services.users import normalize_email
 log = logging.getLogger(__name__)
 
 LOGIN_ENDPOINT = "sessions.Login"
+SIGN_IN_PAGE_ENDPOINT = "pages.sign_in"  # the hosted login page's POST: the same budgets as login
 TOKEN_ENDPOINT = "oauth.TokenEndpoint"
-LIMITED_ENDPOINTS = frozenset({LOGIN_ENDPOINT, TOKEN_ENDPOINT})
+LIMITED_ENDPOINTS = frozenset({LOGIN_ENDPOINT, SIGN_IN_PAGE_ENDPOINT, TOKEN_ENDPOINT})
 KEY_PREFIX = "outter-auth"
 _EXTENSION = "outter_auth.rate_limits.ipv6_prefix"
 
@@ -74,6 +75,17 @@ def login_account() -> str:
     body = json_body()
     email = body.get("email") if isinstance(body, dict) else None
     return _account(email) if isinstance(email, str) else "account:-"
+
+
+def sign_in_page_account() -> str:
+    email = request.form.get("email")
+    return _account(email) if email else "account:-"
+
+
+def _sign_in_page_failed(response: Response) -> bool:
+    from outter_auth.pages.views import password_failed
+
+    return password_failed()  # a wrong email or password, nothing else
 
 
 def _is_password_grant() -> bool:
@@ -210,8 +222,21 @@ def init_rate_limits(app: Flask, settings: Settings) -> RateLimits | None:
     # about as much as a whole /healthz does. The filter covers it, should it come back.
     app.before_request_funcs[None].remove(limiter._check_request_limit)
     limiter.request_filter(lambda: request.endpoint not in LIMITED_ENDPOINTS)
-    _limit(app, limiter, LOGIN_ENDPOINT, settings.rate_limit_login_ip, None, _login_failed)
-    _limit(app, limiter, LOGIN_ENDPOINT, settings.rate_limit_login_account, login_account, _login_failed)
+    # The hosted login page checks passwords as the JSON login does, and spends the same
+    # budgets (shared counters): going back and forth between the two gains an attacker nothing.
+    login_ip, login_account_limit = settings.rate_limit_login_ip, settings.rate_limit_login_account
+    _limit(app, limiter, LOGIN_ENDPOINT, login_ip, None, _login_failed, shared="login-ip")
+    _limit(app, limiter, LOGIN_ENDPOINT, login_account_limit, login_account, _login_failed, shared="login-account")
+    _limit(app, limiter, SIGN_IN_PAGE_ENDPOINT, login_ip, None, _sign_in_page_failed, shared="login-ip")
+    _limit(
+        app,
+        limiter,
+        SIGN_IN_PAGE_ENDPOINT,
+        login_account_limit,
+        sign_in_page_account,
+        _sign_in_page_failed,
+        shared="login-account",
+    )
     _limit(app, limiter, TOKEN_ENDPOINT, settings.rate_limit_token_ip, None, _token_guess_failed)
     # Other grants name no guessable account: they skip that budget (and its counter read).
     _limit(
@@ -234,16 +259,16 @@ def _limit(
     key_func: Callable[[], str] | None,
     deduct_when: Callable[[Response], bool],
     exempt_when: Callable[[], bool] | None = None,
+    *,
+    shared: str | None = None,
 ) -> None:
     """Wrap a registered view in a limit (the views stay free of limiter code): the view is
-    refused while the budget is spent, and a response for which ``deduct_when`` holds spends it."""
-    scope = "account" if key_func else "ip"  # flask-limiter prefixes the endpoint
-    decorate = limiter.limit(
-        value,
-        key_func=key_func,
-        deduct_when=deduct_when,
-        exempt_when=exempt_when,
-        scope=scope,
-        override_defaults=False,
-    )
+    refused while the budget is spent, and a response for which ``deduct_when`` holds spends it.
+    ``shared`` names counters that several endpoints spend together."""
+    options = {"key_func": key_func, "deduct_when": deduct_when, "exempt_when": exempt_when, "override_defaults": False}
+    if shared:
+        decorate = limiter.shared_limit(value, scope=shared, **options)  # type: ignore[arg-type]
+    else:
+        scope = "account" if key_func else "ip"  # flask-limiter prefixes the endpoint
+        decorate = limiter.limit(value, scope=scope, **options)  # type: ignore[arg-type]
     app.view_functions[endpoint] = decorate(app.view_functions[endpoint])

@@ -20,7 +20,7 @@ from outter_auth.services import changes
 from outter_auth.services.api_keys import Peppers
 from outter_auth.services.cache import GuardedCache
 from outter_auth.services.client_tokens import ClientTokenReuse
-from outter_auth.services.clients import ClientInfo, find_client
+from outter_auth.services.clients import ClientInfo, builtin_client, find_client
 from outter_auth.services.gateway_tokens import VerifiedTokens
 from outter_auth.services.invalidation import InvalidationBus
 from outter_auth.services.issuance import TokenIssuer
@@ -94,8 +94,19 @@ class Runtime:
         settings = self.settings
         return self.clients.get(
             client_id,
-            lambda: find_client(db.session, client_id, settings.first_party_client_id, settings.scopes),
+            lambda: find_client(
+                db.session,
+                client_id,
+                settings.first_party_client_id,
+                settings.scopes,
+                settings.first_party_redirect_uris,
+            ),
         )
+
+    def first_party_client(self) -> ClientInfo:
+        """The built-in first-party client (``OUTTER_FIRST_PARTY_CLIENT_ID``): never stored."""
+        settings = self.settings
+        return builtin_client(settings.first_party_client_id, settings.scopes, settings.first_party_redirect_uris)
 
 
 def runtime() -> Runtime:

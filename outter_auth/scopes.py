@@ -1,4 +1,5 @@
-"""Scope grammar and the scopes that govern this service (SPEC §3)."""
+"""Scope grammar, the scopes that govern this service (SPEC §3), the OpenID Connect scopes,
+and the one rule deciding which scopes a user gets through a client (SPEC §11)."""
 
 from __future__ import annotations
 
@@ -44,6 +45,20 @@ MANAGEMENT_SCOPE_DESCRIPTIONS: dict[str, str] = {
 }
 assert set(MANAGEMENT_SCOPE_DESCRIPTIONS) == set(MANAGEMENT_SCOPES)
 
+# OpenID Connect Core §5.4 and §11: they ask for identity claims and refresh tokens, not for
+# power over a tenant, so every role may be given them (when the client may ask for them).
+OPENID = "openid"
+PROFILE = "profile"
+EMAIL = "email"
+OFFLINE_ACCESS = "offline_access"
+OIDC_SCOPES: tuple[str, ...] = (OPENID, PROFILE, EMAIL, OFFLINE_ACCESS)
+OIDC_SCOPE_DESCRIPTIONS: dict[str, str] = {
+    OPENID: "An ID token and userinfo: who the user is (sub, tenant_id)",
+    PROFILE: "The user's profile claims",
+    EMAIL: "The user's email address (email, email_verified)",
+    OFFLINE_ACCESS: "A refresh token for a client that is not first-party",
+}
+
 ROLE_SCOPES: dict[str, frozenset[str]] = {
     "owner": frozenset(MANAGEMENT_SCOPES),
     "admin": frozenset(MANAGEMENT_SCOPES),
@@ -56,7 +71,31 @@ def is_valid_scope(scope: str) -> bool:
 
 
 def scopes_for_role(role: str) -> frozenset[str]:
+    """The management scopes of a role (SPEC §3)."""
     return ROLE_SCOPES.get(role, frozenset())
+
+
+def role_allows(scope: str, role: str, catalogue: Iterable[str] = ()) -> bool:
+    """Whether a member of ``role`` may hold ``scope``: management scopes follow the role;
+    OIDC scopes and platform scopes (within the catalogue, ``OUTTER_SCOPES``, when there is
+    one) are open to every role."""
+    if scope in MANAGEMENT_SCOPES:
+        return scope in scopes_for_role(role)
+    if scope in OIDC_SCOPES:
+        return True
+    known = set(catalogue)
+    return not known or scope in known
+
+
+def user_scopes(
+    requested: Iterable[str] | None, client_scopes: Iterable[str], role: str, catalogue: Iterable[str] = ()
+) -> tuple[str, ...]:
+    """The scopes a user of ``role`` gets through a client (SPEC §11): requested ∩ allowed for
+    the client ∩ allowed for the role, sorted. Nothing requested means every scope of the
+    client except the OIDC ones, which are only ever given when asked for by name."""
+    client = set(client_scopes)
+    wanted = set(requested) if requested is not None else client - set(OIDC_SCOPES)
+    return tuple(sorted(s for s in wanted & client if role_allows(s, role, catalogue)))
 
 
 class InvalidScopes(ValueError):
@@ -71,6 +110,6 @@ def check_scopes(scopes: Iterable[str], catalogue: Iterable[str] = ()) -> list[s
     for scope in result:
         if not is_valid_scope(scope):
             raise InvalidScopes(f"invalid scope {scope[:64]!r}: use 1-64 characters of a-z 0-9 _ . : -")
-        if known and scope not in known and scope not in MANAGEMENT_SCOPES:
+        if known and scope not in known and scope not in MANAGEMENT_SCOPES and scope not in OIDC_SCOPES:
             raise InvalidScopes(f"unknown scope {scope!r}: not in OUTTER_SCOPES")
     return result

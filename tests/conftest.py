@@ -27,6 +27,7 @@ from outter_auth.models import Base
 from tests import factories
 from tests.apps import extra_app
 from tests.oauth_helpers import OAuthClient, create_client
+from tests.oidc.steps import App, Browser, register_app
 
 
 @pytest.fixture(scope="session")
@@ -201,3 +202,25 @@ def mobile(app: Flask, owner: factories.Actor) -> OAuthClient:
 def globex_machine(app: Flask, other_owner: factories.Actor) -> OAuthClient:
     """globex's confidential machine client: its tokens and questions are another tenant's."""
     return create_client(app, "Globex billing", "client_credentials", tenant="globex", scope="users:read")
+
+
+# -- browser sign-in (SPEC §11): tests/oidc and tests/attacks -------------------------------
+
+
+@pytest.fixture
+def ada(make: factories.Factory) -> str:
+    """A member of acme."""
+    return make.user("acme", "ada@acme.test", "member")
+
+
+@pytest.fixture
+def third_party(app: Flask, make: factories.Factory) -> App:
+    """A confidential client of acme that is not first-party (consent is asked)."""
+    make.tenant("acme")
+    return register_app(app)
+
+
+@pytest.fixture
+def browser(app: Flask) -> Browser:
+    """Flask's test client as a browser (tests/oidc/steps.py)."""
+    return Browser(app.test_client())

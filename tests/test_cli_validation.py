@@ -235,7 +235,8 @@ def test_an_unknown_grant_type_is_refused_with_the_operators_list(app, client, o
 
     result = run(app, "clients", "create", "c", "--tenant", acme, "--grant-type", "implicit")
 
-    assert api_message == "Must be one of: refresh_token, client_credentials."
+    assert api_message == "Must be one of: authorization_code, refresh_token, client_credentials."
     assert result.output.strip() == (
-        "Error: --grant-type (grant_types[0]): Must be one of: refresh_token, client_credentials, password."
+        "Error: --grant-type (grant_types[0]): Must be one of: authorization_code, refresh_token, "
+        "client_credentials, password."
     )

@@ -49,6 +49,21 @@ def test_environment_variables_are_read_and_converted(tmp_path):
     assert settings.keys_dir == str(tmp_path / "k")
 
 
+def test_browser_sign_in_settings(tmp_path):
+    """SPEC §9 and §11: the built-in client's redirect URIs (space separated), the SSO lifetime."""
+    defaults = load_settings(environ={}, instance_path=tmp_path)
+    assert (defaults.first_party_redirect_uris, defaults.browser_session_ttl) == ((), 12 * 3600)
+    settings = load_settings(
+        environ={
+            "OUTTER_FIRST_PARTY_REDIRECT_URIS": "https://app.outter.io/callback  http://127.0.0.1/callback",
+            "OUTTER_BROWSER_SESSION_TTL": "3600",
+        },
+        instance_path=tmp_path,
+    )
+    assert settings.first_party_redirect_uris == ("https://app.outter.io/callback", "http://127.0.0.1/callback")
+    assert settings.browser_session_ttl == 3600
+
+
 def test_overrides_win_over_the_environment(tmp_path):
     settings = load_settings({"audience": "mine"}, environ={"OUTTER_AUDIENCE": "theirs"}, instance_path=tmp_path)
     assert settings.audience == "mine"
@@ -66,6 +81,9 @@ def test_testing_uses_cheap_bcrypt(tmp_path):
         ({"OUTTER_ACCESS_TOKEN_TTL": "0"}, "OUTTER_ACCESS_TOKEN_TTL must be >= 1"),
         ({"OUTTER_BCRYPT_ROUNDS": "3"}, "OUTTER_BCRYPT_ROUNDS must be between 4 and 31"),
         ({"OUTTER_JWT_LEEWAY": "300"}, "OUTTER_JWT_LEEWAY must be between 0 and 30"),
+        ({"OUTTER_BROWSER_SESSION_TTL": "10"}, "OUTTER_BROWSER_SESSION_TTL must be between 60 and"),
+        ({"OUTTER_FIRST_PARTY_REDIRECT_URIS": "http://app.example/cb"}, "OUTTER_FIRST_PARTY_REDIRECT_URIS: http is"),
+        ({"OUTTER_FIRST_PARTY_REDIRECT_URIS": "https://a.example/#x"}, "OUTTER_FIRST_PARTY_REDIRECT_URIS: .*fragment"),
     ],
 )
 def test_malformed_settings_are_refused_with_a_reason(tmp_path, environ, message):

@@ -44,7 +44,12 @@ class Clients(MethodView):
         """
         settings = runtime().settings
         draft = clients.ClientDraft(
-            body["name"], body["grant_types"], body["scopes"], body["public"], redirect_uris=body["redirect_uris"]
+            body["name"],
+            body["grant_types"],
+            body["scopes"],
+            body["public"],
+            redirect_uris=body["redirect_uris"],
+            post_logout_redirect_uris=body["post_logout_redirect_uris"],
         )
         client, secret = clients.create_client(
             db.session, current_caller(), draft, pepper=settings.api_key_pepper, catalogue=settings.scopes

@@ -44,11 +44,15 @@ class Login(MethodView):
             tenant_ref=body.get("tenant"),
             origin=request_origin(),
         )
+        settings = state.settings
+        first_party = state.first_party_client()
         active = sessions.start_session(
             db.session,
             membership,
-            state.settings.first_party_client_id,
-            state.settings.refresh_token_ttl,
+            first_party.id,
+            settings.refresh_token_ttl,
+            client_scopes=first_party.scopes,
+            catalogue=settings.scopes,
             origin=request_origin(),
         )
         metrics.token_issued("login")
@@ -66,19 +70,22 @@ class Refresh(MethodView):
         Spends the refresh token and returns a new pair. Presenting a spent
         refresh token again ends the whole session.
         """
-        settings = runtime().settings
+        state = runtime()
+        settings, first_party = state.settings, state.first_party_client()
         try:
             active = sessions.rotate_refresh_token(
                 db.session,
                 body["refresh_token"],
-                client_id=settings.first_party_client_id,
+                client_id=first_party.id,
+                client_scopes=first_party.scopes,
+                catalogue=settings.scopes,
                 idle_timeout_seconds=settings.session_idle_timeout,
                 origin=request_origin(),
             )
         except sessions.RefreshFailed as error:
             raise AuthenticationFailed(str(error), error="invalid_token") from None
         metrics.token_issued("refresh_token")
-        return runtime().issuer.session_tokens(active), 200, NO_STORE
+        return state.issuer.session_tokens(active), 200, NO_STORE
 
 
 @blp.route("/logout")

@@ -1,4 +1,5 @@
-"""Public discovery: the JWKS and the authorization-server metadata (RFC 8414)."""
+"""Public discovery: the JWKS, and the OpenID Provider Metadata (OIDC Discovery §3) which is
+also the authorization-server metadata (RFC 8414)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from flask.views import MethodView
 from outter_auth import clock
 from outter_auth.api.base import Blueprint
 from outter_auth.oauth import AUTH_METHODS_SUPPORTED, SECRET_METHODS
+from outter_auth.oauth.code_grant import PKCE_METHOD, PROMPTS
 from outter_auth.runtime import runtime
-from outter_auth.scopes import MANAGEMENT_SCOPES
+from outter_auth.scopes import MANAGEMENT_SCOPES, OIDC_SCOPES
 from outter_auth.services.grant_types import GRANT_TYPES
 
 blp = Blueprint("wellknown", __name__, url_prefix="/.well-known", description="Discovery and public keys")
@@ -65,38 +67,51 @@ class Jwks(MethodView):
 
 
 def server_metadata() -> dict[str, Any]:
-    """What exists today, and nothing more (RFC 8414 §2)."""
+    """What exists, and nothing more (RFC 8414 §2, OpenID Connect Discovery §3)."""
     settings = runtime().settings
     issuer = settings.issuer
+    scopes = dict.fromkeys([*OIDC_SCOPES, *MANAGEMENT_SCOPES, *settings.scopes])
     return {
         "issuer": issuer,
-        "jwks_uri": f"{issuer}/.well-known/jwks.json",
+        "authorization_endpoint": f"{issuer}/oauth/authorize",
         "token_endpoint": f"{issuer}/oauth/token",
+        "userinfo_endpoint": f"{issuer}/oauth/userinfo",
+        "end_session_endpoint": f"{issuer}/oauth/logout",
+        "jwks_uri": f"{issuer}/.well-known/jwks.json",
         "revocation_endpoint": f"{issuer}/oauth/revoke",
         "introspection_endpoint": f"{issuer}/oauth/introspect",
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
         "grant_types_supported": list(GRANT_TYPES),
+        "code_challenge_methods_supported": [PKCE_METHOD],
         "token_endpoint_auth_methods_supported": AUTH_METHODS_SUPPORTED,
         "revocation_endpoint_auth_methods_supported": AUTH_METHODS_SUPPORTED,
         "introspection_endpoint_auth_methods_supported": SECRET_METHODS,
-        "scopes_supported": list(MANAGEMENT_SCOPES) + [s for s in settings.scopes if s not in MANAGEMENT_SCOPES],
-        # RFC 8414 requires the member; there is no authorization endpoint (yet), so none.
-        "response_types_supported": [],
-        "id_token_signing_alg_values_supported": ["RS256"],
+        "scopes_supported": list(scopes),
         "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "prompt_values_supported": sorted(PROMPTS),
         "claims_supported": [
             "iss",
             "sub",
             "aud",
             "exp",
             "iat",
-            "nbf",
-            "jti",
-            "client_id",
-            "scope",
-            "tenant_id",
-            "roles",
+            "auth_time",
+            "nonce",
+            "at_hash",
+            "azp",
+            "amr",
             "sid",
+            "email",
+            "email_verified",
+            "tenant_id",
         ],
+        "claims_parameter_supported": False,
+        "request_parameter_supported": False,
+        # OIDC Discovery §3 makes this true when absent: say that there is none.
+        "request_uri_parameter_supported": False,
+        "authorization_response_iss_parameter_supported": True,  # RFC 9207
     }
 
 

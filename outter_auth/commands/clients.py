@@ -15,7 +15,13 @@ from outter_auth.services.grant_types import GRANT_TYPES
 
 clients_cli = click.Group("clients", help="Manage OAuth clients (apps that get tokens).")
 COLUMNS = ("client_id", "name", "grant_types", "scopes", "public", "first_party")
-OPTIONS = {"grant_types": "--grant-type", "scopes": "--scope", "redirect_uris": "--redirect-uri", "public": "--public"}
+OPTIONS = {
+    "grant_types": "--grant-type",
+    "scopes": "--scope",
+    "redirect_uris": "--redirect-uri",
+    "post_logout_redirect_uris": "--post-logout-redirect-uri",
+    "public": "--public",
+}
 
 
 @clients_cli.command("create")
@@ -29,8 +35,19 @@ OPTIONS = {"grant_types": "--grant-type", "scopes": "--scope", "redirect_uris": 
     help=f"A grant type the client may use ({', '.join(GRANT_TYPES)}); repeat for several.",
 )
 @click.option("--scope", "scopes", multiple=True, help='Scopes it may ask for, space-separated: "a b"; repeatable.')
-@click.option("--redirect-uri", "redirect_uris", multiple=True, help="An http(s) redirect URI; repeat for several.")
-@click.option("--first-party", is_flag=True, help="A trusted app of ours: may use the password grant.")
+@click.option(
+    "--redirect-uri",
+    "redirect_uris",
+    multiple=True,
+    help="Where a sign-in may return (authorization_code; matched exactly); repeat for several.",
+)
+@click.option(
+    "--post-logout-redirect-uri",
+    "post_logout_redirect_uris",
+    multiple=True,
+    help="Where logout may return (matched exactly); repeat for several.",
+)
+@click.option("--first-party", is_flag=True, help="A trusted app of ours: may use the password grant, asks no consent.")
 @click.option("--public", is_flag=True, help="No secret (apps that cannot keep one).")
 @json_option
 @with_appcontext
@@ -40,6 +57,7 @@ def clients_create(
     grant_types: tuple[str, ...],
     scopes: tuple[str, ...],
     redirect_uris: tuple[str, ...],
+    post_logout_redirect_uris: tuple[str, ...],
     first_party: bool,
     public: bool,
     as_json: bool,
@@ -53,6 +71,7 @@ def clients_create(
         "name": name,
         "scopes": [scope for value in scopes for scope in value.split()],
         "redirect_uris": list(redirect_uris),
+        "post_logout_redirect_uris": list(post_logout_redirect_uris),
         "public": public,
         "first_party": first_party,
     }
@@ -67,6 +86,7 @@ def clients_create(
         public=body["public"],
         first_party=body["first_party"],
         redirect_uris=body["redirect_uris"],
+        post_logout_redirect_uris=body["post_logout_redirect_uris"],
     )
     try:
         client, secret = clients.create_client(

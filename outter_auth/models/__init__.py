@@ -6,6 +6,7 @@ from outter_auth.models.base import Base
 from outter_auth.models.clients import OAuthClient
 from outter_auth.models.lockouts import LoginFailures
 from outter_auth.models.sessions import RefreshToken, RevokedAccessToken, Session
+from outter_auth.models.signin import AuthorizationCode, BrowserSession, Consent
 from outter_auth.models.tenancy import Project, Tenant
 from outter_auth.models.users import ROLES, Membership, User
 
@@ -13,7 +14,10 @@ __all__ = [
     "ApiKey",
     "ApiKeyUsage",
     "AuditEvent",
+    "AuthorizationCode",
     "Base",
+    "BrowserSession",
+    "Consent",
     "LoginFailures",
     "Membership",
     "OAuthClient",

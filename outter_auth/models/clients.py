@@ -24,6 +24,8 @@ class OAuthClient(Base):
     grant_types: Mapped[list[str]] = mapped_column(JSON, default=list)
     scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
     redirect_uris: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # OpenID Connect RP-Initiated Logout 1.0 §3: where logout may send the browser back.
+    post_logout_redirect_uris: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now, onupdate=clock.now)
 

@@ -26,6 +26,10 @@ class Session(Base):
     last_used_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    # The browser session (SSO) whose sign-in started this one: its logout ends this too.
+    browser_session_id: Mapped[str | None] = mapped_column(
+        ForeignKey("browser_sessions.id", ondelete="SET NULL"), index=True, default=None
+    )
 
 
 class RefreshToken(Base):

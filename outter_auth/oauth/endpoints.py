@@ -1,4 +1,4 @@
-"""RFC 7009 revocation and RFC 7662 introspection."""
+"""RFC 7009 revocation, RFC 7662 introspection and OpenID Connect RP-Initiated Logout."""
 
 from __future__ import annotations
 
@@ -7,11 +7,15 @@ from typing import Any
 from authlib.oauth2.rfc6749.errors import InvalidRequestError
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
+from authlib.oidc.rpinitiated import EndSessionEndpoint
+from authlib.oidc.rpinitiated.end_session import EndSessionRequest
+from flask import g
 
+from outter_auth.api.base import request_origin
 from outter_auth.extensions import db
 from outter_auth.oauth.clients import ALL_METHODS, SECRET_METHODS, Client
 from outter_auth.runtime import runtime
-from outter_auth.services import sessions
+from outter_auth.services import browser_sessions, sessions, tokens
 from outter_auth.services.token_lookup import TokenRecord, lookup
 
 
@@ -72,3 +76,35 @@ class Introspection(HintIsAdvisory, IntrospectionEndpoint):  # type: ignore[misc
         if token is None or not token.active:
             return {"active": False}
         return {"active": True, **token.claims}
+
+
+LOGOUT_CONFIRMED = "outter_auth.logout_confirmed"
+
+
+class EndSession(EndSessionEndpoint):  # type: ignore[misc]
+    """OpenID Connect RP-Initiated Logout 1.0 (SPEC §11, ``GET /oauth/logout``).
+
+    Authlib checks the request: ``client_id`` against the hint's ``aud``, the post-logout
+    redirect URI exactly against the client's registered ones, ``state`` added back; and it
+    redirects only when an ``id_token_hint`` vouches for the request, or (here) when the user
+    confirmed on our page. The hint is read by ``services.tokens`` (our signature, ``typ``
+    and issuer; it may have expired). Which browser session ends is the page's to say
+    (``browser_session_id`` on the request): the one whose cookie came with it.
+    """
+
+    def _validate_id_token_hint(self, id_token_hint: str) -> dict[str, Any]:
+        state = runtime()
+        try:
+            return tokens.read_id_token_hint(id_token_hint, state.keystore.ring(), state.token_settings)
+        except tokens.InvalidToken as error:
+            raise InvalidRequestError(f"invalid id_token_hint: {error}") from None
+
+    def is_post_logout_redirect_uri_legitimate(
+        self, request: Any, post_logout_redirect_uri: str, client: Client, logout_hint: str | None
+    ) -> bool:
+        return bool(g.get(LOGOUT_CONFIRMED))  # the user said so, on our page (CSRF-checked)
+
+    def end_session(self, end_session_request: EndSessionRequest) -> None:
+        browser_session_id = getattr(end_session_request, "browser_session_id", None)
+        if browser_session_id:
+            browser_sessions.end(db.session, browser_session_id, request_origin())

@@ -7,7 +7,7 @@ loudly instead of falling through to another grant's behaviour.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from authlib.oauth2.rfc6749 import grants
@@ -16,9 +16,9 @@ from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidScopeError, 
 from outter_auth.api.base import request_origin
 from outter_auth.extensions import db
 from outter_auth.models import Membership
-from outter_auth.oauth.clients import ALL_METHODS, SECRET_METHODS, Client
+from outter_auth.oauth.clients import ALL_METHODS, SECRET_METHODS, Client, check_requested_scope
+from outter_auth.oauth.code_grant import AuthorizationCodeGrant
 from outter_auth.runtime import runtime
-from outter_auth.scopes import is_valid_scope
 from outter_auth.services import login, sessions
 from outter_auth.services.exceptions import AccountDisabled, InvalidCredentials, TenantRequired
 from outter_auth.services.lockout import AccountLocked
@@ -38,18 +38,6 @@ class TooManyAttempts(OAuth2Error):  # type: ignore[misc]
     def get_headers(self) -> list[tuple[str, str]]:
         headers: list[tuple[str, str]] = super().get_headers()
         return [*headers, ("Retry-After", str(self.retry_after))]
-
-
-def _check_requested_scope(request: Any) -> None:
-    """Scope grammar, then the client's own scopes (RFC 6749 §3.3: invalid_scope)."""
-    scope = request.payload.scope
-    if not scope:
-        return
-    requested = scope.split()
-    if not all(is_valid_scope(s) for s in requested):
-        raise InvalidScopeError("malformed scope")
-    if not set(requested) <= set(request.client.info.scopes):
-        raise InvalidScopeError("the requested scope exceeds the scope of the client")
 
 
 class PasswordGrant(grants.ResourceOwnerPasswordCredentialsGrant):  # type: ignore[misc]
@@ -79,7 +67,7 @@ class PasswordGrant(grants.ResourceOwnerPasswordCredentialsGrant):  # type: igno
             raise InvalidGrantError(str(error)) from None
 
     def validate_requested_scope(self) -> None:
-        _check_requested_scope(self.request)
+        check_requested_scope(self.request)
 
     def generate_token(self, user: Membership, scope: str | None = None, **_: Any) -> dict[str, Any]:
         client: Client = self.request.client
@@ -89,7 +77,9 @@ class PasswordGrant(grants.ResourceOwnerPasswordCredentialsGrant):  # type: igno
             user,
             client.info.id,
             state.settings.refresh_token_ttl,
-            requested_scopes=scope.split() if scope else list(client.info.scopes),
+            client_scopes=client.info.scopes,
+            requested_scopes=scope.split() if scope else None,
+            catalogue=state.settings.scopes,
             origin=request_origin(),
         )
         return state.issuer.session_tokens(active, with_refresh_token=client.check_grant_type("refresh_token"))
@@ -117,12 +107,16 @@ class RefreshGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
         # revoke_old_credential: reading now and spending later would let two
         # concurrent requests both pass.
         scope = self.request.payload.scope
+        client: Client = self.request.client
+        settings = runtime().settings
         try:
             active = sessions.rotate_refresh_token(
                 db.session,
                 refresh_token,
-                client_id=self.request.client.get_client_id(),
-                idle_timeout_seconds=runtime().settings.session_idle_timeout,
+                client_id=client.get_client_id(),
+                client_scopes=client.info.scopes,
+                catalogue=settings.scopes,
+                idle_timeout_seconds=settings.session_idle_timeout,
                 requested_scopes=scope.split() if scope else None,
                 origin=request_origin(),
             )
@@ -139,17 +133,15 @@ class RefreshGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
         """Already spent by ``authenticate_refresh_token``."""
 
     def generate_token(self, user: sessions.ActiveSession, **_: Any) -> dict[str, Any]:
-        client: Client = self.request.client
-        # The client may have lost scopes since the session began.
-        active = replace(user, scopes=tuple(s for s in user.scopes if s in client.info.scopes))
-        return runtime().issuer.session_tokens(active, with_refresh_token=True)
+        # The scopes are already what the client and the role allow now (rotate_refresh_token).
+        return runtime().issuer.session_tokens(user, with_refresh_token=True)
 
 
 class ClientCredentialsGrant(grants.ClientCredentialsGrant):  # type: ignore[misc]
     TOKEN_ENDPOINT_AUTH_METHODS = SECRET_METHODS
 
     def validate_requested_scope(self) -> None:
-        _check_requested_scope(self.request)
+        check_requested_scope(self.request)
 
     def generate_token(self, scope: str | None = None, **_: Any) -> dict[str, Any]:
         client: Client = self.request.client
@@ -158,5 +150,5 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):  # type: ignore[mis
 
 
 GRANTS: dict[str, type[grants.BaseGrant]] = {
-    grant.GRANT_TYPE: grant for grant in (RefreshGrant, ClientCredentialsGrant, PasswordGrant)
+    grant.GRANT_TYPE: grant for grant in (AuthorizationCodeGrant, RefreshGrant, ClientCredentialsGrant, PasswordGrant)
 }

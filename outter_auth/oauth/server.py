@@ -1,35 +1,117 @@
 """The authorization server: Authlib's, with our grants and endpoints and RFC 6749's
-rules on parameters (one value each, in the body, one client authentication method)."""
+rules on parameters (one value each, in the body, one client authentication method),
+and RFC 9207's ``iss`` on every authorization response (Authlib's ``IssuerParameter``)."""
 
 from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import parse_qsl
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
+from authlib.oauth2.rfc6749 import OAuth2Payload, OAuth2Request
 from authlib.oauth2.rfc6749.errors import (
     InvalidClientError,
     InvalidRequestError,
     OAuth2Error,
     UnauthorizedClientError,
+    UnsupportedResponseTypeError,
 )
+from authlib.oauth2.rfc9207 import IssuerParameter
 from flask import Flask, Response, current_app
 from flask import request as flask_request
+from werkzeug.datastructures import MultiDict
 
 from outter_auth import metrics
 from outter_auth.oauth.clients import query_client
-from outter_auth.oauth.endpoints import Introspection, Revocation
+from outter_auth.oauth.code_grant import S256Challenge
+from outter_auth.oauth.endpoints import EndSession, Introspection, Revocation
 from outter_auth.oauth.grants import GRANTS, TooManyAttempts
+from outter_auth.oauth.openid import OpenIDCode
+from outter_auth.runtime import runtime
 from outter_auth.services.grant_types import GRANT_TYPES
 
 __all__ = ["TooManyAttempts", "authorization_server", "config_oauth"]
 
 REALM = "outter"
+BODY_ONLY_ENDPOINTS = frozenset({"revocation", "introspection"})
+MAX_PARAMETERS = 50  # of an authorization request
 PRINTABLE_NAME = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]{1,64}")
+PRINTABLE_VALUE = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]{0,64}")
 NO_STORE = [("Cache-Control", "no-store"), ("Pragma", "no-cache")]
 
 
+class QueryPayload(OAuth2Payload):  # type: ignore[misc]
+    """Parameters of an authorization request, from its query string alone."""
+
+    def __init__(self, args: MultiDict[str, str]) -> None:
+        self._args = args
+
+    @property
+    def data(self) -> MultiDict[str, str]:
+        return self._args
+
+    @property
+    def datalist(self) -> dict[str, list[str]]:
+        return {name: self._args.getlist(name) for name in self._args}
+
+
+class AuthorizationRequest(OAuth2Request):  # type: ignore[misc]
+    """An authorization request rebuilt from its query string: the request that reached
+    ``/oauth/authorize``, or the same one carried through the sign-in and consent pages."""
+
+    def __init__(self, query: str, uri: str) -> None:
+        super().__init__("GET", uri, headers=flask_request.headers)
+        self.query = query
+        # ValueError past MAX_PARAMETERS: the caller answers with a page.
+        self.payload = QueryPayload(MultiDict(parse_qsl(query, keep_blank_values=True, max_num_fields=MAX_PARAMETERS)))
+
+    @property
+    def args(self) -> MultiDict[str, str]:
+        return self.payload.data
+
+    @property
+    def form(self) -> MultiDict[str, str]:
+        return MultiDict()
+
+
+class Issuer(IssuerParameter):  # type: ignore[misc]
+    """RFC 9207: ``iss`` on every authorization response, errors included."""
+
+    def get_issuer(self) -> str:
+        return runtime().settings.issuer
+
+
 class OutterAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
+    def create_oauth2_request(self, request: Any) -> OAuth2Request:
+        if isinstance(request, OAuth2Request):
+            return request
+        return super().create_oauth2_request(request)
+
+    def get_authorization_grant(self, request: OAuth2Request) -> Any:
+        response_type = request.payload.response_type
+        if response_type is not None and not PRINTABLE_VALUE.fullmatch(response_type):
+            # Authlib repeats an unsupported response type in the error's description, which
+            # RFC 6749 §5.2 limits to printable ASCII without '"' and '\\': say it without it.
+            raise UnsupportedResponseTypeError(
+                "response_type", description="unsupported response_type", redirect_uri=self._trusted_redirect(request)
+            )
+        return super().get_authorization_grant(request)
+
+    def _trusted_redirect(self, request: OAuth2Request) -> str | None:
+        """The request's redirect URI if its client registered it (Authlib's rule for errors)."""
+        client = self.query_client(request.payload.client_id) if request.payload.client_id else None
+        uri = request.payload.redirect_uri
+        return uri if client is not None and uri and client.check_redirect_uri(uri) else None
+
+    def authorization_error_response(self, request: OAuth2Request, error: OAuth2Error) -> Response:
+        """An authorization error raised outside ``create_authorization_response`` (while the
+        request is validated or the user interacts): the same answer, ``iss`` included."""
+        error.state = request.payload.state
+        response = self.handle_error_response(request, error)
+        self.execute_hook("after_create_authorization_response", response)
+        return response
+
     def create_token_response(self, request: Any = None) -> Response:
         # Authlib's own flow, with two checks first and the request parsed only once.
         oauth_request = self.create_oauth2_request(request)
@@ -49,7 +131,7 @@ class OutterAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
             return self.handle_error_response(oauth_request, error)
 
     def create_endpoint_response(self, name: str, request: Any = None) -> Response:
-        ambiguity = _ambiguity()
+        ambiguity = _ambiguity() if name in BODY_ONLY_ENDPOINTS else None
         if ambiguity:
             return self.handle_error_response(self.create_oauth2_request(request), InvalidRequestError(ambiguity))
         return super().create_endpoint_response(name, request)
@@ -103,10 +185,13 @@ def config_oauth(app: Flask) -> None:
     server = OutterAuthorizationServer()
     server.init_app(app, query_client=query_client, save_token=lambda token, request: None)
     server.register_token_generator("default", _no_default_token)
-    for grant in GRANTS.values():
-        server.register_grant(grant)
+    extensions: dict[str, list[Any]] = {"authorization_code": [S256Challenge(required=True), OpenIDCode()]}
+    for name, grant in GRANTS.items():
+        server.register_grant(grant, extensions.get(name))
+    server.register_extension(Issuer())
     server.register_endpoint(Revocation)
     server.register_endpoint(Introspection)
+    server.register_endpoint(EndSession)
     app.extensions["authorization_server"] = server
 
 

@@ -10,20 +10,33 @@ from outter_auth.schemas.fields import StrictBoolean, Text, scope_field
 from outter_auth.services.grant_types import GRANT_TYPES
 
 SCOPE = scope_field()
-# An absolute http(s) URI without a fragment (RFC 6749 §3.1.2): a host name or IP literal,
-# an optional port, then printable ASCII but space and '#'. A pattern rather than a URL
-# validator, so that the OpenAPI document says exactly what is accepted.
+# What services.redirect_uris accepts, said as a pattern so that the OpenAPI document says
+# exactly what is accepted (the service checks the same, for the CLI and the configuration
+# too): an https URI with a host; http only on this machine's loopback; or a native app's
+# private-use scheme, a reversed domain name (RFC 8252 §7.1). Never a fragment or a space.
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-_HOST = rf"(?:{_LABEL}(?:\.{_LABEL})*|\[[0-9A-Fa-f:.]{{2,45}}\])"
-REDIRECT_URI_PATTERN = rf"^https?://{_HOST}(?::[0-9]{{1,5}})?(?:[/?][\x21\x22\x24-\x7E]*)?$"
+_PORT = r"(?:[0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
+_REST = rf"(?::{_PORT})?(?:[/?][\x21\x22\x24-\x7E]*)?"
+_HTTPS = rf"https://(?:{_LABEL}(?:\.{_LABEL})*|\[::1\]){_REST}"  # IPv6 literals: loopback only
+_LOOPBACK = rf"http://(?:127\.0\.0\.1|\[::1\]|localhost){_REST}"
+_APP = r"[a-z][a-z0-9-]*(?:\.[a-z0-9-]+)+:[\x21\x22\x24-\x7E]+"
+REDIRECT_URI_PATTERN = rf"^(?:{_HTTPS}|{_LOOPBACK}|{_APP})$"
 REDIRECT_URI = Text(
     validate=[
         validate.Length(1, 2000),
-        validate.Regexp(REDIRECT_URI_PATTERN, error="must be an http(s) URL without a fragment or spaces"),
-    ]
+        validate.Regexp(
+            REDIRECT_URI_PATTERN,
+            error="must be an https URL, http on 127.0.0.1, [::1] or localhost, or an app's reversed-domain "
+            "scheme (com.example.app:/callback), without a fragment or spaces",
+        ),
+    ],
+    metadata={
+        "description": "Matched exactly; for a public client a loopback IP URI matches on any port (RFC 8252 §7.3)"
+    },
 )
 ADMIN_GRANTS = [name for name, grant in GRANT_TYPES.items() if not grant.first_party_only]  # the CLI makes those
 CONFIDENTIAL_GRANTS = [name for name, grant in GRANT_TYPES.items() if grant.confidential_only]
+REDIRECTING_GRANTS = [name for name, grant in GRANT_TYPES.items() if grant.redirects]
 
 
 class ClientSchema(Schema):
@@ -35,6 +48,7 @@ class ClientSchema(Schema):
     grant_types = fields.List(fields.String(), dump_only=True)
     scopes = fields.List(fields.String(), dump_only=True)
     redirect_uris = fields.List(fields.String(), dump_only=True)
+    post_logout_redirect_uris = fields.List(fields.String(), dump_only=True)
     created_at = fields.AwareDateTime(dump_only=True)
     updated_at = fields.AwareDateTime(dump_only=True)
 
@@ -45,33 +59,59 @@ class ClientWithSecretSchema(ClientSchema):
     )
 
 
+def _contains_any(names: list[str]) -> dict[str, Any]:
+    """``grant_types contains one of names``, in OpenAPI 3.0's words."""
+    return {"not": {"items": {"not": {"enum": names}}}}
+
+
 class ClientCreateSchema(Schema):
-    # services.grant_types' rule, said in the document: a public client has no secret, so
-    # none of the grants that need one ("grant_types contains X", in OpenAPI 3.0's words).
+    # services.grant_types' rules, said in the document: a public client has no secret, so
+    # none of the grants that need one; a grant that redirects needs a redirect URI.
     OPENAPI_RULES: ClassVar[dict[str, Any]] = {
-        "not": {
-            "required": ["public", "grant_types"],
-            "properties": {
-                "public": {"enum": [True]},
-                "grant_types": {"not": {"items": {"not": {"enum": CONFIDENTIAL_GRANTS}}}},
+        "allOf": [
+            {
+                "not": {
+                    "required": ["public", "grant_types"],
+                    "properties": {"public": {"enum": [True]}, "grant_types": _contains_any(CONFIDENTIAL_GRANTS)},
+                }
             },
-        }
+            {
+                "not": {
+                    "required": ["grant_types"],
+                    "properties": {
+                        "grant_types": _contains_any(REDIRECTING_GRANTS),
+                        "redirect_uris": {"maxItems": 0},  # absent or empty
+                    },
+                }
+            },
+        ]
     }
 
     name = Text(required=True, validate=validate.Length(1, 200))
     grant_types = fields.List(
-        fields.String(validate=validate.OneOf(ADMIN_GRANTS)), required=True, validate=validate.Length(1, 3)
+        fields.String(validate=validate.OneOf(ADMIN_GRANTS)),
+        required=True,
+        validate=validate.Length(1, len(ADMIN_GRANTS)),
     )
     scopes = fields.List(SCOPE, load_default=list, validate=validate.Length(max=100))
     public = StrictBoolean(load_default=False)
     redirect_uris = fields.List(REDIRECT_URI, load_default=list, validate=validate.Length(max=20))
+    post_logout_redirect_uris = fields.List(
+        REDIRECT_URI,
+        load_default=list,
+        validate=validate.Length(max=20),
+        metadata={"description": "Where logout may send the browser back (exact match)"},
+    )
 
 
 class ClientUpdateSchema(Schema):
     name = Text(validate=validate.Length(1, 200))
-    grant_types = fields.List(fields.String(validate=validate.OneOf(ADMIN_GRANTS)), validate=validate.Length(1, 3))
+    grant_types = fields.List(
+        fields.String(validate=validate.OneOf(ADMIN_GRANTS)), validate=validate.Length(1, len(ADMIN_GRANTS))
+    )
     scopes = fields.List(SCOPE, validate=validate.Length(max=100))
     redirect_uris = fields.List(REDIRECT_URI, validate=validate.Length(max=20))
+    post_logout_redirect_uris = fields.List(REDIRECT_URI, validate=validate.Length(max=20))
 
 
 class OperatorClientCreateSchema(ClientCreateSchema):

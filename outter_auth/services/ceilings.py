@@ -23,7 +23,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from outter_auth.models.api_keys import RateLimit
-from outter_auth.scopes import MANAGEMENT_SCOPES
+from outter_auth.scopes import MANAGEMENT_SCOPES, OIDC_SCOPES
 from outter_auth.services import audit
 from outter_auth.services.audit import Origin
 from outter_auth.services.exceptions import PermissionDenied
@@ -87,7 +87,10 @@ class GrantCeiling:
         return None
 
     def _scopes_refusal(self, shape: Shape) -> str | None:
-        scopes = shape.scopes & set(MANAGEMENT_SCOPES) if self.platform_scopes_free else shape.scopes
+        # OIDC scopes let a client ask users for their identity and for refresh tokens, which
+        # each user allows on the consent page: no power over the tenant to escalate.
+        scopes = shape.scopes - set(OIDC_SCOPES)
+        scopes = scopes & set(MANAGEMENT_SCOPES) if self.platform_scopes_free else scopes
         if self.scopes is None or scopes <= self.scopes:
             return None
         return f"cannot grant scopes the caller does not hold: {' '.join(sorted(scopes - self.scopes))}"

@@ -21,12 +21,13 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from outter_auth.models import OAuthClient
-from outter_auth.scopes import MANAGEMENT_SCOPES, InvalidScopes, check_scopes
+from outter_auth.scopes import MANAGEMENT_SCOPES, OIDC_SCOPES, InvalidScopes, check_scopes
 from outter_auth.services import audit, changes
 from outter_auth.services.ceilings import Caller, Shape, refuse_escalation
 from outter_auth.services.digests import secret_digest, secret_matches
 from outter_auth.services.exceptions import Conflict, InvalidInput, NotFound
 from outter_auth.services.grant_types import check_grant_types
+from outter_auth.services.redirect_uris import check_redirect_uris
 
 SECRET_PREFIX = "ocs_"  # lets secret scanners recognise a leaked client secret
 SECRET_BYTES = 32  # 256 bits
@@ -45,6 +46,7 @@ class ClientInfo:
     grant_types: tuple[str, ...]
     scopes: tuple[str, ...]
     redirect_uris: tuple[str, ...]
+    post_logout_redirect_uris: tuple[str, ...] = ()
     secret_digest: bytes | None = None
 
     def secret_matches(self, secret: str, pepper: str) -> bool:
@@ -61,6 +63,7 @@ class ClientInfo:
             grant_types=tuple(client.grant_types),
             scopes=tuple(client.scopes),
             redirect_uris=tuple(client.redirect_uris),
+            post_logout_redirect_uris=tuple(client.post_logout_redirect_uris),
             secret_digest=client.secret_digest,
         )
 
@@ -75,25 +78,29 @@ class ClientDraft:
     public: bool = False
     first_party: bool = False  # only the operator (CLI) makes these
     redirect_uris: Iterable[str] = ()
+    post_logout_redirect_uris: Iterable[str] = ()
 
 
-def builtin_client(client_id: str, catalogue: Iterable[str]) -> ClientInfo:
-    """The first-party public client that ``/api/auth/login`` acts for."""
+def builtin_client(client_id: str, catalogue: Iterable[str], redirect_uris: Iterable[str] = ()) -> ClientInfo:
+    """The first-party public client that ``/api/auth/login`` acts for, which also signs users in
+    through the browser (to ``OUTTER_FIRST_PARTY_REDIRECT_URIS``)."""
     return ClientInfo(
         id=client_id,
         tenant_id=None,
-        name="Outter app",
+        name="Outter",
         is_public=True,
         is_first_party=True,
-        grant_types=("password", "refresh_token"),
-        scopes=tuple(dict.fromkeys([*MANAGEMENT_SCOPES, *catalogue])),
-        redirect_uris=(),
+        grant_types=("authorization_code", "password", "refresh_token"),
+        scopes=tuple(dict.fromkeys([*MANAGEMENT_SCOPES, *OIDC_SCOPES, *catalogue])),
+        redirect_uris=tuple(redirect_uris),
     )
 
 
-def find_client(db: Session, client_id: str, first_party_id: str, catalogue: Iterable[str]) -> ClientInfo | None:
+def find_client(
+    db: Session, client_id: str, first_party_id: str, catalogue: Iterable[str], first_party_redirect_uris: Iterable[str]
+) -> ClientInfo | None:
     if client_id == first_party_id:
-        return builtin_client(client_id, catalogue)
+        return builtin_client(client_id, catalogue, first_party_redirect_uris)
     if len(client_id) > 64:
         return None
     client = db.get(OAuthClient, client_id)
@@ -108,7 +115,11 @@ def create_client(
     db: Session, caller: Caller, draft: ClientDraft, *, pepper: str, catalogue: Iterable[str] = ()
 ) -> tuple[OAuthClient, str | None]:
     """Register a client; returns it and its secret, the only time the secret exists in clear."""
-    grants = check_grant_types(draft.grant_types, public=draft.public, first_party=draft.first_party)
+    redirect_uris = check_redirect_uris(draft.redirect_uris)
+    post_logout_redirect_uris = check_redirect_uris(draft.post_logout_redirect_uris, "post_logout_redirect_uris")
+    grants = check_grant_types(
+        draft.grant_types, public=draft.public, first_party=draft.first_party, redirect_uris=redirect_uris
+    )
     scopes = _scopes(draft.scopes, catalogue)
     refuse_escalation(db, caller, Shape(KIND, frozenset(scopes)), event="client.escalation_refused", subject=None)
     secret = None if draft.public else new_secret()
@@ -117,7 +128,8 @@ def create_client(
         name=draft.name,
         grant_types=grants,
         scopes=scopes,
-        redirect_uris=list(draft.redirect_uris),
+        redirect_uris=redirect_uris,
+        post_logout_redirect_uris=post_logout_redirect_uris,
         is_first_party=draft.first_party,
         secret_digest=secret_digest(secret, pepper) if secret else None,
     )
@@ -149,15 +161,24 @@ def update_client(
     db: Session, caller: Caller, client_id: str, wanted: dict[str, Any], *, catalogue: Iterable[str] = ()
 ) -> OAuthClient:
     client = _writable(db, caller, client_id)
-    if "grant_types" in wanted:
+    for field in ("redirect_uris", "post_logout_redirect_uris"):
+        if field in wanted:
+            wanted[field] = check_redirect_uris(wanted[field], field)
+    if "grant_types" in wanted or "redirect_uris" in wanted:
         try:
-            wanted["grant_types"] = check_grant_types(
-                wanted["grant_types"], public=client.is_public, first_party=client.is_first_party
+            grants = check_grant_types(
+                wanted.get("grant_types", client.grant_types),
+                public=client.is_public,
+                first_party=client.is_first_party,
+                redirect_uris=wanted.get("redirect_uris", client.redirect_uris),
             )
         except InvalidInput as error:
-            # Grant types a new client could ask for, refused for what this one is (public,
-            # or not first-party): a conflict with the client's state, not malformed input.
+            # Grant types a new client could ask for, refused for what this one is (public, not
+            # first-party, or left without a redirect URI): a conflict with the client's state,
+            # not malformed input.
             raise Conflict(str(error)) from None
+        if "grant_types" in wanted:
+            wanted["grant_types"] = grants
     if "scopes" in wanted:
         wanted["scopes"] = _scopes(wanted["scopes"], catalogue)
         shape = Shape(KIND, frozenset(wanted["scopes"]))

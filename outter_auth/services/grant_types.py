@@ -21,11 +21,18 @@ class GrantType:
     first_party_only: bool = False
     # A public client has no secret to authenticate this grant with.
     confidential_only: bool = False
+    # The grant sends the browser back to the client: it needs a registered redirect URI.
+    redirects: bool = False
 
 
 GRANT_TYPES: dict[str, GrantType] = {
     grant.name: grant
     for grant in (
+        GrantType(
+            "authorization_code",
+            "a user signed in through the browser: the code, its PKCE verifier and redirect URI (SPEC §11)",
+            redirects=True,
+        ),
         GrantType("refresh_token", "a new access token for a session, rotating its refresh token"),
         GrantType("client_credentials", "a token for the client itself (machines)", confidential_only=True),
         GrantType("password", "a user's email and password (first-party clients only)", first_party_only=True),
@@ -34,8 +41,11 @@ GRANT_TYPES: dict[str, GrantType] = {
 NAMES: tuple[str, ...] = tuple(GRANT_TYPES)
 
 
-def check_grant_types(grant_types: Iterable[str], *, public: bool, first_party: bool) -> list[str]:
-    """The grant types a client may be registered with, de-duplicated; InvalidInput otherwise."""
+def check_grant_types(
+    grant_types: Iterable[str], *, public: bool, first_party: bool, redirect_uris: Iterable[str] | None = None
+) -> list[str]:
+    """The grant types a client may be registered with, de-duplicated; InvalidInput otherwise.
+    ``redirect_uris``: the client's, when known (a grant that redirects needs one)."""
     result = list(dict.fromkeys(grant_types))
     if not result:
         raise InvalidInput("give at least one grant type", "grant_types")
@@ -47,4 +57,6 @@ def check_grant_types(grant_types: Iterable[str], *, public: bool, first_party: 
             raise InvalidInput(f"the {name} grant is for first-party clients only", "grant_types")
         if grant.confidential_only and public:
             raise InvalidInput(f"a public client has no secret, so it cannot use {name}", "grant_types")
+        if grant.redirects and redirect_uris is not None and not list(redirect_uris):
+            raise InvalidInput(f"the {name} grant needs at least one redirect URI", "redirect_uris")
     return result

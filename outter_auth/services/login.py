@@ -1,5 +1,10 @@
-"""Password sign-in: one path for ``/api/auth/login``, the password grant and (next) the
-hosted login page, with the same lockout, audit events and constant-time answers."""
+"""Password sign-in: one path for ``/api/auth/login``, the password grant and the hosted
+login page, with the same lockout, audit events and constant-time answers.
+
+:func:`authenticate_password` is :func:`verify_password` then :func:`choose_membership`; the
+login page calls those two itself, because a user of several tenants who typed the right
+password is signed in first and picks the tenant on the next page.
+"""
 
 from __future__ import annotations
 
@@ -41,10 +46,20 @@ def authenticate_password(
 ) -> Membership:
     """Check a password and pick the membership to act in.
 
+    ``client_tenant_id`` confines a tenant's own client to its tenant.
+    """
+    user = verify_password(db, email, password, policy, origin=origin)
+    return choose_membership(user, tenant_ref, client_tenant_id)
+
+
+def verify_password(
+    db: DbSession, email: str, password: str, policy: LoginPolicy, *, origin: audit.Origin | None = None
+) -> User:
+    """The user whose email and password these are, or :class:`InvalidCredentials`.
+
     Unknown email and wrong password cost one bcrypt check each and raise the
     same error, so neither the answer nor its timing tells which it was. Only
     once the password is right do we say anything about the account itself.
-    ``client_tenant_id`` confines a tenant's own first-party client to its tenant.
     With a lockout, an email locked for the caller's address (or for every address) is
     refused before any password check (:class:`lockout.AccountLocked`), known or not,
     and failures count towards both locks.
@@ -60,10 +75,10 @@ def authenticate_password(
     elif not passwords.verify_password(password, user.password_hash):
         _failed(db, policy, account, source, user, origin, "wrong_password")
     if policy.locks and lockout.clear_address(db, account, source):
-        # Committed now: the login may still end in a 400 or 403 below, and the right
+        # Committed now: the login may still end in a 400 or 403 after this, and the right
         # password resets this address's count all the same.
         db.commit()
-    return choose_membership(user, tenant_ref, client_tenant_id)
+    return user
 
 
 def choose_membership(user: User, tenant_ref: str | None, client_tenant_id: str | None = None) -> Membership:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NoReturn, cast
@@ -16,7 +17,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from outter_auth import clock
 from outter_auth.models import Membership, RefreshToken, RevokedAccessToken, Session, User
-from outter_auth.scopes import scopes_for_role
+from outter_auth.scopes import user_scopes
 from outter_auth.services import audit, changes
 from outter_auth.services.exceptions import DomainError
 
@@ -49,13 +50,21 @@ def start_session(
     membership: Membership,
     client_id: str,
     lifetime_seconds: int,
-    requested_scopes: list[str] | None = None,
+    *,
+    client_scopes: Iterable[str],
+    requested_scopes: Iterable[str] | None = None,
+    catalogue: Iterable[str] = (),
+    browser_session_id: str | None = None,
     origin: audit.Origin | None = None,
+    commit: bool = True,
 ) -> ActiveSession:
-    """Open a session for ``membership``; its scopes are the role's, narrowed by the request."""
+    """Open a session for ``membership`` through the client ``client_id``; its scopes are
+    ``scopes.user_scopes`` of the request, the client's scopes and the member's role.
+
+    ``commit=False`` leaves the transaction open for a caller that must commit the session
+    together with its own change (a redeemed authorization code)."""
     now = clock.now()
-    granted = scopes_for_role(membership.role)
-    scopes = tuple(sorted(granted & set(requested_scopes) if requested_scopes is not None else granted))
+    scopes = user_scopes(requested_scopes, client_scopes, membership.role, catalogue)
     session = Session(
         user_id=membership.user_id,
         tenant_id=membership.tenant_id,
@@ -64,6 +73,7 @@ def start_session(
         created_at=now,
         last_used_at=now,
         expires_at=now + timedelta(seconds=lifetime_seconds),
+        browser_session_id=browser_session_id,
     )
     db.add(session)
     db.flush()
@@ -75,10 +85,11 @@ def start_session(
         actor=membership.user_id,
         subject=session.id,
         origin=origin,
-        details={"client_id": client_id},
+        details={"client_id": client_id, **({"browser_session_id": browser_session_id} if browser_session_id else {})},
         commit=False,
     )
-    db.commit()
+    if commit:
+        db.commit()
     return ActiveSession(session, membership, refresh_token, scopes)
 
 
@@ -87,11 +98,15 @@ def rotate_refresh_token(
     token: str,
     *,
     client_id: str,
+    client_scopes: Iterable[str],
     idle_timeout_seconds: int,
     requested_scopes: list[str] | None = None,
+    catalogue: Iterable[str] = (),
     origin: audit.Origin | None = None,
 ) -> ActiveSession:
-    """Spend ``token`` and hand out its successor in the same session.
+    """Spend ``token`` and hand out its successor in the same session; the new access token
+    gets the session's scopes (or the requested part of them) that the client and the
+    member's role still allow (``scopes.user_scopes``).
 
     Single use is enforced by one conditional UPDATE (``used_at IS NULL``), so of
     any number of concurrent refreshes with one token exactly one wins. A token
@@ -111,8 +126,8 @@ def rotate_refresh_token(
     _spend(db, session, refresh, now, origin)
     successor = _add_refresh_token(db, session, now)
     db.commit()
-    wanted = set(requested_scopes) if requested_scopes is not None else granted
-    scopes = tuple(sorted(wanted & scopes_for_role(membership.role)))
+    wanted = requested_scopes if requested_scopes is not None else granted
+    scopes = user_scopes(wanted, client_scopes, membership.role, catalogue)
     return ActiveSession(session, membership, successor, scopes)
 
 
@@ -194,6 +209,23 @@ def end_session(db: DbSession, session_id: str) -> bool:
     changes.announce(db, "session", session_id)
     db.commit()
     return bool(ended.rowcount)
+
+
+def revoke_sessions(db: DbSession, *criteria: Any) -> list[str]:
+    """Revoke every live session matching ``criteria`` (e.g. ``Session.browser_session_id == x``)
+    in the caller's transaction, announcing each; returns their ids. The caller commits."""
+    ids = list(db.scalars(select(Session.id).where(Session.revoked_at.is_(None), *criteria)))
+    if ids:
+        _execute_update(
+            db,
+            update(Session)
+            .where(Session.id.in_(ids), Session.revoked_at.is_(None))
+            .values(revoked_at=clock.now())
+            .execution_options(synchronize_session=False),
+        )
+    for session_id in ids:
+        changes.announce(db, "session", session_id)
+    return ids
 
 
 def logout(db: DbSession, session_id: str, tenant_id: str, user_id: str, origin: audit.Origin | None = None) -> None:

@@ -1,7 +1,13 @@
-"""Access tokens (RFC 9068 JWTs): the only module that signs or verifies a JOSE object.
+"""Access tokens (RFC 9068 JWTs) and ID tokens: the only module that decides how a JOSE
+object is signed or verified.
 
 RS256 only, always with the signing key's ``kid``; verification checks the header
 before any cryptography and then ``iss``, ``aud``, ``exp``, ``nbf`` with a small leeway.
+
+ID tokens (OpenID Connect Core §2) are signed by Authlib's ``OpenIDCode`` extension
+(``oauth/openid.py``), which computes ``at_hash`` and the claims of the code: it is given
+the key, header and claims decided here (:func:`id_token_signing`, :func:`id_token_claims`)
+through its configuration hooks, rather than re-implementing what it does.
 """
 
 from __future__ import annotations
@@ -12,7 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from joserfc import jws, jwt
-from joserfc.errors import BadSignatureError, ClaimError, ExpiredTokenError, JoseError
+from joserfc.errors import BadSignatureError, ClaimError, ExpiredTokenError, InvalidClaimError, JoseError
+from joserfc.jwk import RSAKey
 from joserfc.jwt import JWTClaimsRegistry
 
 from outter_auth import clock
@@ -20,6 +27,7 @@ from outter_auth.services.signing_keys import KeyRing
 
 ALGORITHM = "RS256"
 TOKEN_TYPE = "at+jwt"
+ID_TOKEN_TYPE = "JWT"  # SPEC §11; OpenID Connect sets no typ, "JWT" is what verifiers expect
 # RFC 9068 §4: resource servers accept "at+jwt" and its long form.
 ACCEPTED_TYPES = {"at+jwt", "application/at+jwt"}
 # Header parameters that would let a token choose its own verification key.
@@ -76,6 +84,71 @@ def issue_access_token(
         claims["sid"] = session_id
     header = {"alg": ALGORITHM, "typ": TOKEN_TYPE, "kid": key.kid}
     return jwt.encode(header, claims, key, algorithms=[ALGORITHM]), claims
+
+
+@dataclass(frozen=True)
+class IdTokenSigning:
+    """The key an ID token is signed with and its header: taken from one snapshot of the
+    ring, so the ``kid`` always names the key that signed."""
+
+    key: RSAKey
+    header: dict[str, str]
+
+
+def id_token_signing(ring: KeyRing) -> IdTokenSigning:
+    key = ring.active_key()
+    if key is None:
+        raise NoSigningKey("no active signing key")
+    return IdTokenSigning(key, {"alg": ALGORITHM, "typ": ID_TOKEN_TYPE, "kid": str(key.kid)})
+
+
+def id_token_claims(settings: TokenSettings, client_id: str) -> dict[str, Any]:
+    """The claims of an ID token that do not depend on the user (OpenID Connect Core §2):
+    issued now, for the client, as long-lived as an access token (so a retired signing key
+    stays published for as long as either kind of token it signed may be checked)."""
+    now = clock.timestamp()
+    return {"iss": settings.issuer, "aud": client_id, "azp": client_id, "iat": now, "exp": now + settings.ttl}
+
+
+class _HintClaims(JWTClaimsRegistry):
+    """An ID token used as a hint may have expired (RP-Initiated Logout §2: "even when the exp
+    time has passed"); everything else about it is checked."""
+
+    def validate_exp(self, value: object) -> None:
+        if not isinstance(value, int):
+            raise InvalidClaimError("exp")
+
+
+def read_id_token_hint(token: str, ring: KeyRing, settings: TokenSettings) -> dict[str, Any]:
+    """The claims of an ID token this service issued, expired or not (an ``id_token_hint``,
+    OpenID Connect RP-Initiated Logout §2 and Core §3.1.2.1), or :class:`InvalidToken`."""
+    if not token or len(token) > MAX_TOKEN_LENGTH:
+        raise InvalidToken("malformed token")
+    try:
+        header = jws.extract_compact(token.encode("ascii")).headers()
+    except (JoseError, ValueError, TypeError, UnicodeError):
+        raise InvalidToken("malformed token") from None
+    if header.get("alg") != ALGORITHM or header.get("typ") != ID_TOKEN_TYPE:
+        raise InvalidToken("not an ID token")
+    if FORBIDDEN_HEADER_PARAMS & header.keys() or not isinstance(header.get("kid"), str):
+        raise InvalidToken("forbidden header parameter")
+    key = ring.verification_key(header["kid"])
+    if key is None:
+        raise InvalidToken("unknown signing key")
+    try:
+        claims = jwt.decode(token, key, algorithms=[ALGORITHM]).claims
+        _HintClaims(
+            now=clock.timestamp,
+            leeway=settings.leeway,
+            iss={"essential": True, "value": settings.issuer},
+            sub={"essential": True},
+            aud={"essential": True},
+        ).validate(claims)
+    except JoseError as error:
+        raise InvalidToken(_describe(error)) from None
+    except (ValueError, TypeError):
+        raise InvalidToken("malformed token") from None
+    return claims
 
 
 def verify_access_token(token: str, ring: KeyRing, settings: TokenSettings) -> dict[str, Any]:

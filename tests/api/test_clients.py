@@ -39,6 +39,7 @@ FIELDS = {
     "grant_types",
     "scopes",
     "redirect_uris",
+    "post_logout_redirect_uris",
     "created_at",
     "updated_at",
 }
@@ -156,7 +157,17 @@ BAD_CREATE = [
     pytest.param({"grant_types": ["password"]}, "grant_types", id="password-grant"),
     pytest.param({"grant_types": ["password", "refresh_token"]}, "grant_types", id="password-among-others"),
     pytest.param({"grant_types": ["implicit"]}, "grant_types", id="implicit"),
-    pytest.param({"grant_types": ["authorization_code"]}, "grant_types", id="authorization-code-not-yet"),
+    pytest.param(
+        {"grant_types": ["authorization_code"]}, "redirect_uris", id="authorization-code-without-redirect-uri"
+    ),
+    pytest.param(
+        {"grant_types": ["authorization_code"], "redirect_uris": ["http://app.example/cb"]},
+        "redirect_uris",
+        id="redirect-uri-http-off-loopback",
+    ),
+    pytest.param({"redirect_uris": ["https://app.example/cb#frag"]}, "redirect_uris", id="redirect-uri-fragment"),
+    pytest.param({"redirect_uris": ["https://user@app.example/cb"]}, "redirect_uris", id="redirect-uri-userinfo"),
+    pytest.param({"post_logout_redirect_uris": ["data:text/html,x"]}, "post_logout_redirect_uris", id="logout-uri"),
     pytest.param({"grant_types": ["foo"]}, "grant_types", id="unknown"),
     pytest.param({"grant_types": []}, "grant_types", id="none"),
     pytest.param({"grant_types": "client_credentials"}, "grant_types", id="not-a-list"),

@@ -323,12 +323,20 @@ def test_missing_grant_type_is_invalid_request(client, any_client, form):
 
 @pytest.mark.parametrize(
     "grant_type",
-    ["authorization_code", "foo", "implicit", "urn:ietf:params:oauth:grant-type:device_code", "PASSWORD"],
+    ["foo", "implicit", "urn:ietf:params:oauth:grant-type:device_code", "AUTHORIZATION_CODE", "PASSWORD"],
 )
 def test_unsupported_grant_type(client, any_client, grant_type: str):
     oauth_client, method = any_client
     response = token_request(client, {"grant_type": grant_type, "code": "x"}, oauth_client, method)
     assert_oauth_error(response, 400, "unsupported_grant_type")
+
+
+def test_authorization_code_grant_needs_the_grant_and_a_code_that_exists(client, machine: OAuthClient):
+    """SPEC §11: the code grant exists; a client not registered for it is refused, and a code
+    that was never issued is invalid_grant (tests/oidc covers the whole flow)."""
+    form = {"grant_type": "authorization_code", "code": "x" * 43, "redirect_uri": "https://app.example/cb"}
+    assert_oauth_error(token_request(client, form, machine, "basic"), 400, "unauthorized_client")
+    assert_oauth_error(token_request(client, form, OUTTER_APP, "none"), 400, "invalid_grant")
 
 
 @pytest.mark.parametrize(

@@ -38,6 +38,11 @@ EXPECTED_PATHS = [
     "/api/auth/api-keys/verify",
     "/api/auth/gateway/check",
     "/api/auth/audit-events",
+    "/oauth/authorize",
+    "/oauth/userinfo",
+    "/oauth/logout",
+    "/api/auth/consents",
+    "/api/auth/consents/{client_id}",
 ]
 # Operations anyone may call; /oauth/* authenticate the client; every other needs a Bearer token.
 OAUTH_OPERATIONS = {("post", "/oauth/token"), ("post", "/oauth/revoke"), ("post", "/oauth/introspect")}
@@ -52,6 +57,9 @@ PUBLIC_OPERATIONS = {
     ("get", "/.well-known/oauth-authorization-server"),
     ("get", "/healthz"),
     ("get", "/readyz"),
+    ("get", "/oauth/authorize"),  # the browser's way in (SPEC §11): a page or a redirect
+    ("get", "/oauth/logout"),
+    ("post", "/oauth/logout"),
 }
 
 

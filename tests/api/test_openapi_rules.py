@@ -163,12 +163,28 @@ def test_one_expiry_is_said_in_the_document(spec, client, owner):
 
 
 def test_a_public_client_without_a_secret_grant_is_said_in_the_document(spec, client, owner):
-    rule = component(spec, "ClientCreate")["not"]
+    rule = component(spec, "ClientCreate")["allOf"][0]["not"]
     assert rule["properties"]["public"] == {"enum": [True]}
     assert rule["properties"]["grant_types"] == {"not": {"items": {"not": {"enum": ["client_credentials"]}}}}
 
     body = {"name": "spa", "grant_types": ["refresh_token", "client_credentials"], "public": True}
     assert_error(client.post(CLIENTS, json=body, headers=owner.headers), 422)
+
+
+def test_the_code_grant_without_a_redirect_uri_is_said_in_the_document(spec, client, owner):
+    """SPEC §11: the authorization code grant sends the browser back to a registered URI."""
+    rule = component(spec, "ClientCreate")["allOf"][1]["not"]
+    assert rule["required"] == ["grant_types"]
+    assert rule["properties"]["grant_types"] == {"not": {"items": {"not": {"enum": ["authorization_code"]}}}}
+    assert rule["properties"]["redirect_uris"] == {"maxItems": 0}
+
+    for body in (
+        {"name": "web", "grant_types": ["authorization_code"]},
+        {"name": "web", "grant_types": ["authorization_code"], "redirect_uris": []},
+    ):
+        assert_error(client.post(CLIENTS, json=body, headers=owner.headers), 422)
+    body = {"name": "web", "grant_types": ["authorization_code"], "redirect_uris": ["https://web.example/cb"]}
+    assert client.post(CLIENTS, json=body, headers=owner.headers).status_code == 201
 
 
 def test_a_grant_this_client_cannot_have_is_a_conflict_with_its_state(client, owner):

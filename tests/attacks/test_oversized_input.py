@@ -97,6 +97,11 @@ def test_a_body_over_the_limit_is_413(client, make: Factory, owner: Actor, route
     assert_error(response, 413)
 
 
+# RP-Initiated Logout ignores parameters it does not know, so a body of nothing but padding is
+# a logout request without parameters: read, and answered with the signed-out page.
+READ_AND_ANSWERED = {"POST /oauth/logout"}
+
+
 @pytest.mark.parametrize("route", routes.body_routes(), ids=str)
 def test_a_body_at_the_limit_is_read(client, make: Factory, owner: Actor, route: routes.Route):
     """The control: 64 KiB exactly is allowed through, and refused for what it says."""
@@ -108,7 +113,10 @@ def test_a_body_at_the_limit_is_read(client, make: Factory, owner: Actor, route:
     )
 
     assert response.status_code != 413
-    assert 400 <= response.status_code < 500, response.get_data(as_text=True)
+    if route.name in READ_AND_ANSWERED:
+        assert response.status_code == 200, response.get_data(as_text=True)
+    else:
+        assert 400 <= response.status_code < 500, response.get_data(as_text=True)
 
 
 # --- malformed JSON, at every JSON route ----------------------------------------------------

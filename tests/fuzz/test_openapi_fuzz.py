@@ -29,6 +29,7 @@ check by check, what passed and failed.
 
 from __future__ import annotations
 
+import json
 import os
 import zlib
 from collections.abc import Iterator
@@ -168,6 +169,7 @@ class Credentials:
         self.http = app.test_client()
         self.token = owner.token
         self.client: OAuthClient | None = None
+        self.browser_app = ""  # a client with the authorization_code grant (see the fixture)
 
     def authorize(self, case: schemathesis.Case) -> bool:
         """Swap the placeholder a case was generated with for a credential that works now.
@@ -285,6 +287,33 @@ def aim_body_at_real_project(case: schemathesis.Case, app: Flask, tenant_id: str
     return True
 
 
+# The browser's endpoints (SPEC §11) act on a client's registration, which no schema lists:
+# an unknown client or an unregistered redirect URI is answered with a page (400), never a
+# redirect; an ID token given as a hint must be one this service issued.
+BROWSER_APP_REDIRECT = "https://app.example/callback"
+AUTHORIZE = "GET /oauth/authorize"
+LOGOUT = ("GET /oauth/logout", "POST /oauth/logout")
+
+
+def aim_at_a_registered_browser_app(case: schemathesis.Case, client_id: str) -> bool:
+    """A positive authorization request names a registered client and its redirect URI (every
+    other parameter as drawn: what is wrong about them is answered to that redirect URI); a
+    positive logout request carries no ID token the fuzzer made up."""
+    positive = case.meta is not None and case.meta.generation.mode.is_positive
+    if not positive:
+        return False
+    if case.operation.label == AUTHORIZE and isinstance(case.query, dict):
+        case.query.update(client_id=client_id, redirect_uri=BROWSER_APP_REDIRECT)
+        return True
+    aimed = False
+    if case.operation.label in LOGOUT:
+        for parameters in (case.query, case.body):
+            if isinstance(parameters, dict) and "id_token_hint" in parameters:
+                del parameters["id_token_hint"]
+                aimed = True
+    return aimed
+
+
 def one_client_authentication(case: schemathesis.Case) -> None:
     """A positive case sent with Basic client authentication does not also carry a
     ``client_secret`` in the form: RFC 6749 §2.3 allows one method per request (400
@@ -306,7 +335,14 @@ def credentials(app: Flask, make: factories.Factory, fuzz_stats: FuzzStats) -> C
     make.user(TENANT, "fuzz-member@acme.test")
     create_key(http, owner.headers, project_id=create_project(http, owner.headers, "fuzz"))
     create_client(app, "fuzz-web", "client_credentials", tenant=TENANT)
-    return Credentials(app, owner, fuzz_stats)
+    credentials = Credentials(app, owner, fuzz_stats)
+    result = app.test_cli_runner().invoke(
+        args=["clients", "create", "fuzz-browser-app", "--tenant", TENANT, "--grant-type", "authorization_code"]
+        + ["--scope", "openid", "--redirect-uri", BROWSER_APP_REDIRECT, "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    credentials.browser_app = json.loads(result.output)["client_id"]
+    return credentials
 
 
 @pytest.fixture
@@ -334,6 +370,8 @@ def test_openapi_fuzz(case: schemathesis.Case, credentials: Credentials, fuzz_st
     if aim_at_real_resource(case, credentials.app, credentials.owner.tenant_id):
         fuzz_stats.aimed[label] += 1
     if aim_body_at_real_project(case, credentials.app, credentials.owner.tenant_id):
+        fuzz_stats.aimed[label] += 1
+    if aim_at_a_registered_browser_app(case, credentials.browser_app):
         fuzz_stats.aimed[label] += 1
     one_client_authentication(case)
     response = case.call()

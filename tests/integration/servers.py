@@ -497,6 +497,27 @@ def luajit_missing() -> str | None:
     return None if shutil.which("luajit") else "luajit is not installed (apt-get install luajit)"
 
 
+CHROMIUM = "/usr/bin/chromium"
+
+
+def node_missing() -> str | None:
+    """Node.js and npm run independent relying parties (openid-client) in tests/oidc."""
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        return "Node.js and npm are not installed (apt-get install nodejs npm)"
+    return None
+
+
+def chromium_missing() -> str | None:
+    """The browser tests (tests/oidc) drive Debian's chromium with Playwright for Python."""
+    if not Path(CHROMIUM).exists():
+        return f"chromium is not installed at {CHROMIUM} (apt-get install chromium)"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "Playwright for Python is not installed (pip install -e '.[dev]')"
+    return None
+
+
 # -- reachability of the shared backing services ----------------------------------------------
 
 

@@ -21,6 +21,7 @@ NOT_ABOUT_THE_MACHINE = {
     "api/test_refresh.py",
     "api/test_lockout.py",
     "test_repository_hygiene.py",  # a tarball, not a git clone: nothing to check there
+    "attacks/test_authorization_code_attacks.py",  # the code race on SQLite: "database is locked"
 }
 SKIPPING = re.compile(r"pytest\.skip\(|skipif\(|importorskip\(")
 
@@ -57,7 +58,13 @@ def test_nothing_missing_goes_on(monkeypatch: pytest.MonkeyPatch, ci: str | None
 
 def test_the_reasons_name_what_is_missing_and_how_to_install_it(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(servers.shutil, "which", lambda name: None)
-    for reason in (servers.nginx_missing(), servers.luajit_missing(), servers.apache_missing()):
+    monkeypatch.setattr(servers, "CHROMIUM", "/nonexistent/chromium")
+    for reason in (
+        servers.nginx_missing(),
+        servers.luajit_missing(),
+        servers.apache_missing(),
+        servers.chromium_missing(),
+    ):
         assert reason is not None and "apt-get install" in reason
     monkeypatch.setattr(servers.shutil, "which", lambda name: f"/usr/bin/{name}")
     assert servers.nginx_missing() is None and servers.luajit_missing() is None

@@ -10,9 +10,10 @@ from outter_auth.services.grant_types import GRANT_TYPES, NAMES, check_grant_typ
 
 def test_the_supported_grants_are_exactly_these():
     # Spelled out, not derived: adding a grant must be a decision this test is told about.
-    assert NAMES == ("refresh_token", "client_credentials", "password")
+    assert NAMES == ("authorization_code", "refresh_token", "client_credentials", "password")
     assert [name for name, grant in GRANT_TYPES.items() if grant.first_party_only] == ["password"]
     assert [name for name, grant in GRANT_TYPES.items() if grant.confidential_only] == ["client_credentials"]
+    assert [name for name, grant in GRANT_TYPES.items() if grant.redirects] == ["authorization_code"]
 
 
 @pytest.mark.parametrize(
@@ -44,10 +45,9 @@ def test_allowed(grants, public, first_party, expected):
             ["implicit"],
             False,
             False,
-            "unsupported grant type 'implicit'; use refresh_token, client_credentials, password",
+            "unsupported grant type 'implicit'; use authorization_code, refresh_token, client_credentials, password",
             id="unknown",
         ),
-        pytest.param(["authorization_code"], False, True, "unsupported grant type 'authorization_code'", id="not-yet"),
         pytest.param(["client_credentials", "x" * 100], False, False, repr("x" * 40) + ";", id="long-name-cut"),
         pytest.param(["password"], False, False, "the password grant is for first-party clients only", id="password"),
         pytest.param(
@@ -68,3 +68,14 @@ def test_refused(grants, public, first_party, message):
 
     assert message in str(refused.value)
     assert refused.value.field == "grant_types"
+
+
+def test_a_grant_that_redirects_needs_a_redirect_uri():
+    """SPEC §11: the code grant sends the browser back; without a redirect URI it cannot."""
+    for public in (False, True):
+        allowed = check_grant_types(["authorization_code"], public=public, first_party=False, redirect_uris=["x"])
+        assert allowed == ["authorization_code"]
+    assert check_grant_types(["authorization_code"], public=False, first_party=False) == ["authorization_code"]
+    with pytest.raises(InvalidInput) as refused:
+        check_grant_types(["authorization_code"], public=False, first_party=False, redirect_uris=[])
+    assert refused.value.field == "redirect_uris" and "needs at least one redirect URI" in str(refused.value)

@@ -11,6 +11,7 @@ import pytest
 from outter_auth import clock
 from outter_auth.extensions import db
 from outter_auth.runtime import runtime
+from outter_auth.scopes import MANAGEMENT_SCOPES
 from outter_auth.services import sessions, tokens, users
 from outter_auth.services.client_tokens import ClientTokenReuse
 from outter_auth.services.clients import ClientInfo
@@ -61,7 +62,14 @@ def claims_of(token: str) -> dict:
 def active(ctx, make) -> sessions.ActiveSession:
     user_id = make.user("acme", "ann@acme.test", "admin")
     membership = users.get_member(db.session, make.tenant("acme").id, user_id)
-    return sessions.start_session(db.session, membership, "outter-app", 3600, requested_scopes=["users:read", "x:y"])
+    return sessions.start_session(
+        db.session,
+        membership,
+        "outter-app",
+        3600,
+        client_scopes=MANAGEMENT_SCOPES,
+        requested_scopes=["users:read", "x:y"],
+    )
 
 
 def test_session_tokens_act_for_the_member_in_the_session(active):

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from outter_auth import clock
 from outter_auth.extensions import db
 from outter_auth.models import AuditEvent, RefreshToken, Session
+from outter_auth.scopes import MANAGEMENT_SCOPES
 from outter_auth.services import sessions, users
 from outter_auth.services.ceilings import Caller
 from outter_auth.services.sessions import RefreshFailed, ScopeNotGranted, rotate_refresh_token, session_member
@@ -27,13 +28,23 @@ def started(ctx, make) -> sessions.ActiveSession:
     user_id = make.user("acme", "ann@acme.test", "admin")
     membership = users.get_member(db.session, make.tenant("acme").id, user_id)
     return sessions.start_session(
-        db.session, membership, CLIENT, 24 * 3600, requested_scopes=["users:read", "projects:read"]
+        db.session,
+        membership,
+        CLIENT,
+        24 * 3600,
+        client_scopes=MANAGEMENT_SCOPES,
+        requested_scopes=["users:read", "projects:read"],
     )
 
 
 def rotate(token: str, **kwargs) -> sessions.ActiveSession:
     return rotate_refresh_token(
-        db.session, token, client_id=kwargs.pop("client_id", CLIENT), idle_timeout_seconds=IDLE, **kwargs
+        db.session,
+        token,
+        client_id=kwargs.pop("client_id", CLIENT),
+        client_scopes=kwargs.pop("client_scopes", MANAGEMENT_SCOPES),
+        idle_timeout_seconds=IDLE,
+        **kwargs,
     )
 
 

@@ -154,7 +154,8 @@ def test_the_runtimes_token_state_hears_a_logout(ctx, make):
     """Through the services: ending a session announces it, and the cached answer goes."""
     user_id = make.user("acme", "ann@acme.test", "admin")
     tenant_id = make.tenant("acme").id
-    started = sessions.start_session(db.session, users.get_member(db.session, tenant_id, user_id), "outter-app", 60)
+    membership = users.get_member(db.session, tenant_id, user_id)
+    started = sessions.start_session(db.session, membership, "outter-app", 60, client_scopes=())
     state = runtime().token_state
     key = (started.session.id, user_id, tenant_id)
     assert state.member(*key, cached=True) == ANN
