@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import event
 
 from outter_auth import clock
 from outter_auth.extensions import db
 from outter_auth.services import api_key_format
 from tests.api_key_helpers import bad_checksum, create_key
+from tests.queries import QueryCounter
 
 VERIFY = "/api/auth/api-keys/verify"
 CHECK = "/api/auth/gateway/check"
@@ -139,22 +139,6 @@ def test_check_with_an_expired_jwt_is_401_even_after_caching(client, owner):
     assert client.get(CHECK, headers=owner.headers).status_code == 200
     clock.advance(900 + 31)
     assert client.get(CHECK, headers=owner.headers).status_code == 401
-
-
-class QueryCounter:
-    def __init__(self, engine):
-        self.statements: list[str] = []
-        self.engine = engine
-
-    def __enter__(self):
-        event.listen(self.engine, "before_cursor_execute", self._count)
-        return self
-
-    def __exit__(self, *exc):
-        event.remove(self.engine, "before_cursor_execute", self._count)
-
-    def _count(self, conn, cursor, statement, parameters, context, executemany):
-        self.statements.append(statement)
 
 
 def test_a_flood_of_one_unknown_key_costs_one_query_per_ttl(app, client):
