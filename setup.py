@@ -31,7 +31,7 @@ setup(
         "swagger-ui-bundle>=1.1,<2",
         "cachetools>=5.3",
         "redis>=5",
-        "Flask-Limiter[redis]>=4.1,<5",
+        "limits[redis]>=5,<6",
         "flask-cors>=6,<7",
         "prometheus-client>=0.20",
         "Flask-WTF>=1.2,<2",

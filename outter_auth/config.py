@@ -61,7 +61,7 @@ class Settings:
     audit_retention_days: int = 365
     # Not in SPEC §9's list: how far token clocks may drift (RFC 7519 §4.1.4 "leeway").
     jwt_leeway: int = 30
-    # Not in SPEC §9's list, all from issue 6 (hardening). Rate limits are Flask-Limiter
+    # Not in SPEC §9's list, all from issue 6 (hardening). Rate limits are ``limits``
     # strings ("10/minute;100/hour"); OUTTER_RATE_LIMITS=false turns them all off.
     rate_limits: bool = True
     # Login and token budgets count failed guesses only (see rate_limits.py). Every request

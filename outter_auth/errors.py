@@ -8,7 +8,6 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, Response, request
-from flask_limiter import RateLimitExceeded
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from werkzeug.exceptions import RequestEntityTooLarge, UnsupportedMediaType, default_exceptions
 
@@ -16,7 +15,7 @@ from outter_auth import outages
 from outter_auth.auth import AuthenticationFailed, InsufficientScope
 from outter_auth.extensions import api, db
 from outter_auth.oauth import TooManyAttempts
-from outter_auth.runtime import runtime
+from outter_auth.rate_limits import TooManyGuesses
 from outter_auth.services import exceptions as domain
 from outter_auth.services import leaks
 from outter_auth.services.lockout import AccountLocked
@@ -73,7 +72,7 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(leaks.UntrustedReport, _untrusted_report)
     for error_class, status in LEAK_REPORT_ERRORS.items():
         app.register_error_handler(error_class, _respond_with(status))
-    app.register_error_handler(RateLimitExceeded, _rate_limited)
+    app.register_error_handler(TooManyGuesses, _rate_limited)
     app.before_request(_refuse_oversized_streams)
     app.before_request(_require_json_body)
     app.after_request(_security_headers)
@@ -111,10 +110,8 @@ def _account_locked(error: AccountLocked) -> Any:
     return too_many_requests(str(error), error.retry_after)
 
 
-def _rate_limited(error: RateLimitExceeded) -> Any:
-    limits = runtime().rate_limits
-    retry_after = limits.retry_after() if limits is not None else 60
-    return too_many_requests("too many requests: slow down and retry later", retry_after)
+def _rate_limited(error: TooManyGuesses) -> Any:
+    return too_many_requests(str(error), error.retry_after)
 
 
 def too_many_requests(message: str, retry_after: int) -> Any:

@@ -1,45 +1,50 @@
-"""Brute-force protection with Flask-Limiter (issue 6).
+"""Brute-force protection (issue 6), counted with the ``limits`` library.
 
 Three budgets, all configurable (``OUTTER_RATE_LIMIT_*``, see ``config.Settings``):
 
-- login and ``/oauth/token``: failed *guesses* count against the caller's IP (a
-  wrong password, a wrong client secret, a refresh token or code that does not
-  hold), and wrong passwords also against the account they named (an email, or the
-  password grant's username) *from that address*, so one address cannot spray many
-  accounts nor hammer one. The budget is the (account, address) pair's, as the
-  lockout's is (``services/lockout.py``): a budget of the account alone would let
-  anybody who knows an email make its owner wait. Many addresses hammering one
-  account meet the lockout's account-wide budget instead. Only guesses count, as
-  in Auth0's and Keycloak's brute-force protection: a busy address that logs in
-  correctly is never slowed down, and a request refused for its shape (a bad grant
-  type, a bad scope) spends nothing. Client secrets and refresh tokens (256 random
-  bits) cannot be guessed, so they get no per-account budget: it would only let
-  anybody who knows a client id lock that client, or all users of the shared
-  first-party client, out;
+- login (the JSON API and the hosted login page alike) and ``/oauth/token``: failed
+  *guesses* count against the caller's IP (a wrong password, a wrong client secret, a
+  refresh token or code that does not hold), and wrong passwords also against the
+  account they named (an email, or the password grant's username) *from that address*, so
+  one address cannot spray many accounts nor hammer one. The budget is the (account,
+  address) pair's, as the lockout's is (``services/lockout.py``): a budget of the account
+  alone would let anybody who knows an email make its owner wait. Many addresses
+  hammering one account meet the lockout's account-wide budget instead. Only guesses
+  count, as in Auth0's and Keycloak's brute-force protection: a busy address that logs in
+  correctly is never slowed down, and a request refused for its shape (a bad grant type,
+  a bad scope) spends nothing. Client secrets, refresh tokens and codes (256 random bits)
+  cannot be guessed, so they get no per-account budget: it would only let anybody who
+  knows a client id lock that client, or all users of the shared first-party client, out;
 - ``verify`` and ``check``: only *refusals* count, per IP. A valid key never touches
   the limiter, so the hot path pays nothing (no storage round trip) for it; a flood
   of bad keys from one address turns into 429s.
 
 Counters live in Redis when ``OUTTER_REDIS_URL`` is set (shared by every worker and
 instance), in process memory otherwise. Fixed windows, the cheapest strategy ``limits``
-has: one read per window before the view, one ``INCR`` per counted failure. If Redis
-fails, limits fail open and say so in the log: an outage of the counter store must not
-lock everybody out.
+has: an ``INCR`` per counted failure, and a read before a request only where a password
+is at stake (login, the password grant). Everywhere else a process answers from memory:
+once a budget is spent, the process that saw it remembers it until the window ends, so
+other grants at the token endpoint (the machines' ``client_credentials`` above all) pay
+no counter read at all; another process learns of a spent budget at its next failure
+from that address. If Redis fails, limits fail open and say so in the log: an outage of
+the counter store must not lock everybody out.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, Response, current_app, request
-from flask_limiter import Limiter
 from limits import RateLimitItem, parse_many
-from limits.storage import storage_from_string
+from limits.storage import Storage, storage_from_string
+from limits.strategies import FixedWindowRateLimiter
 
 from outter_auth.api.base import json_body
 from outter_auth.config import Settings
@@ -53,7 +58,6 @@ log = logging.getLogger(__name__)
 LOGIN_ENDPOINT = "sessions.Login"
 SIGN_IN_PAGE_ENDPOINT = "pages.sign_in"  # the hosted login page's POST: the same budgets as login
 TOKEN_ENDPOINT = "oauth.TokenEndpoint"
-LIMITED_ENDPOINTS = frozenset({LOGIN_ENDPOINT, SIGN_IN_PAGE_ENDPOINT, TOKEN_ENDPOINT})
 KEY_PREFIX = "outter-auth"
 _EXTENSION = "outter_auth.rate_limits.ipv6_prefix"
 
@@ -71,15 +75,15 @@ def _account(email: str) -> str:
     return f"account:{account_key(normalize_email(email))}:{client_ip()}"
 
 
-def login_account() -> str:
+def login_account_key() -> str | None:
     body = json_body()
     email = body.get("email") if isinstance(body, dict) else None
-    return _account(email) if isinstance(email, str) else "account:-"
+    return _account(email) if isinstance(email, str) else None
 
 
-def sign_in_page_account() -> str:
+def sign_in_page_account() -> str | None:
     email = request.form.get("email")
-    return _account(email) if email else "account:-"
+    return _account(email) if email else None
 
 
 def _sign_in_page_failed(response: Response) -> bool:
@@ -92,10 +96,12 @@ def _is_password_grant() -> bool:
     return request.form.get("grant_type") == "password"
 
 
-def token_account() -> str:
+def token_account() -> str | None:
     """The password grant's username: the only guessable secret ``/oauth/token`` takes."""
+    if not _is_password_grant():
+        return None
     username = request.form.get("username")
-    return _account(username) if username else "account:-"
+    return _account(username) if username else None
 
 
 def _login_failed(response: Response) -> bool:
@@ -119,68 +125,120 @@ def _wrong_password_grant(response: Response) -> bool:
     return _is_password_grant() and _oauth_error(response) == "invalid_grant"
 
 
-class RefusalBudget:
-    """Refused keys and tokens per IP on the gateway endpoints.
+class TooManyGuesses(Exception):
+    """A budget is spent: answered 429 with ``Retry-After`` in the endpoint's shape (errors.py)."""
 
-    ``spend()`` is called only once a request is already refused; it answers the
-    seconds to wait when the address is over its budget, else ``None``. Once an
-    address is over, this process remembers it until the window ends and answers
-    from memory: a flood of bad keys costs one storage round trip per process and
-    window, not one per request.
+    def __init__(self, retry_after: int) -> None:
+        super().__init__("too many requests: slow down and retry later")
+        self.retry_after = retry_after
+
+
+class Budget:
+    """One budget (a list of windows, e.g. 10/minute;100/hour) over keys: addresses or pairs.
+
+    ``spend(key)`` counts one failure in the shared store; ``over(key)`` answers the seconds
+    to wait when the key is over its budget, from this process's memory, or from the store
+    when ``read`` (a password is at stake). A key found over is remembered until its window
+    ends: a flood costs one storage round trip per process and window, not one per request.
     """
 
     MAX_REMEMBERED = 10_000
 
-    def __init__(self, limiter: Limiter, limits: list[RateLimitItem]) -> None:
-        self._limiter = limiter
-        self._limits = limits
-        self._over_until: dict[str, float] = {}  # ip -> end of its window (time.time())
+    def __init__(self, name: str, items: list[RateLimitItem], strategy: FixedWindowRateLimiter, failures: FailOpen):
+        self.name = name
+        self._items = items
+        self._strategy = strategy
+        self._failures = failures
+        self._over_until: dict[str, float] = {}  # key -> end of its window (time.time())
         self._lock = threading.Lock()
-        self._failures = FailOpen("not counting refusals")
 
-    def spend(self) -> int | None:
-        ip = client_ip()
+    def over(self, key: str, *, read: bool) -> int | None:
         now = time.time()
-        until = self._over_until.get(ip)
+        until = self._over_until.get(key)
         if until is not None and until > now:
             return max(1, math.ceil(until - now))
+        if not read:
+            return None
         try:
-            strategy = self._limiter.limiter
-            over = [item for item in self._limits if not strategy.hit(item, KEY_PREFIX, "refusals", ip)]
-            if not over:
-                return None
-            until = max(strategy.get_window_stats(item, KEY_PREFIX, "refusals", ip).reset_time for item in over)
+            spent = [item for item in self._items if not self._strategy.test(item, KEY_PREFIX, self.name, key)]
         except Exception as error:  # noqa: BLE001 - any storage failure: fail open, loudly
             self._failures.failed(error)
             return None
-        self._remember(ip, until, now)
-        return max(1, math.ceil(until - now))
+        return self._remember(key, spent, now) if spent else None
 
-    def _remember(self, ip: str, until: float, now: float) -> None:
+    def spend(self, key: str, *, until_exhausted: bool = False) -> int | None:
+        """Count one more: the seconds to wait if this one went over the budget, else None.
+
+        ``until_exhausted``: also remember the key once this one used the budget up (the
+        next request is then refused without a read; failed guesses count this way, while a
+        refusal at the gateway is itself the request that may go over)."""
+        now = time.time()
+        try:
+            over = [item for item in self._items if not self._strategy.hit(item, KEY_PREFIX, self.name, key)]
+            if not over and until_exhausted:
+                used_up = [item for item in self._items if not self._strategy.test(item, KEY_PREFIX, self.name, key)]
+                if used_up:
+                    self._remember(key, used_up, now)
+        except Exception as error:  # noqa: BLE001 - any storage failure: fail open, loudly
+            self._failures.failed(error)
+            return None
+        return self._remember(key, over, now) if over else None
+
+    def _remember(self, key: str, spent: list[RateLimitItem], now: float) -> int:
+        try:
+            until = max(self._strategy.get_window_stats(item, KEY_PREFIX, self.name, key).reset_time for item in spent)
+        except Exception as error:  # noqa: BLE001 - the store just failed: a whole window still beats a 500
+            self._failures.failed(error)
+            until = now + max(item.get_expiry() for item in spent)
         with self._lock:
             if len(self._over_until) >= self.MAX_REMEMBERED:
                 self._over_until = {k: v for k, v in self._over_until.items() if v > now}
             if len(self._over_until) < self.MAX_REMEMBERED:
-                self._over_until[ip] = until
+                self._over_until[key] = until
+        window = max(item.get_expiry() for item in spent)  # a store's rounding never says more
+        return max(1, min(window, math.ceil(until - now)))
+
+
+@dataclass(frozen=True)
+class Guarded:
+    """What a limited view's budgets count: each (budget, key of the request, whether the
+    view's answer was a failed guess that it counts, whether to read the store first)."""
+
+    budget: Budget
+    key: Callable[[], str | None]
+    failed: Callable[[Response], bool]
+    read_first: Callable[[], bool]
 
 
 class RateLimits:
-    """The app's limiter and its gateway refusal budget (``None`` when limits are off)."""
+    """The app's budgets (``None`` when limits are off)."""
 
-    def __init__(self, limiter: Limiter, refusals: RefusalBudget) -> None:
-        self.limiter = limiter
+    def __init__(self, strategy: FixedWindowRateLimiter, refusals: Budget) -> None:
+        self.strategy = strategy
         self.refusals = refusals
 
-    def retry_after(self) -> int:
-        """Seconds until the limit that refused the current request lets it through."""
-        breached = self.limiter.current_limit
-        if breached is None:
-            return 1
-        try:
-            reset = breached.window.reset_time  # one more read of the counter store
-        except Exception:  # noqa: BLE001 - the store just failed: a 429 still beats a 500
-            return int(breached.limit.get_expiry())
-        return max(1, math.ceil(reset - time.time()))
+    def guard(self, app: Flask, endpoint: str, guards: list[Guarded]) -> None:
+        """Wrap a registered view (the views stay free of limiter code): refused while a
+        budget is spent, and an answer that is a failed guess spends it."""
+        view = app.view_functions[endpoint]
+
+        @functools.wraps(view)
+        def limited(*args: Any, **kwargs: Any) -> Any:
+            keys = [(guard, guard.key()) for guard in guards]
+            for guard, key in keys:
+                if key is not None and (wait := guard.budget.over(key, read=guard.read_first())) is not None:
+                    raise TooManyGuesses(wait)
+            try:
+                answer = view(*args, **kwargs)
+            except Exception as error:  # noqa: BLE001 - the error's answer is what counts (a 401)
+                answer = current_app.handle_user_exception(error)
+            response = current_app.make_response(answer)
+            for guard, key in keys:
+                if key is not None and guard.failed(response):
+                    guard.budget.spend(key, until_exhausted=True)
+            return response
+
+        app.view_functions[endpoint] = limited
 
 
 def counter_store(settings: Settings) -> tuple[str, dict[str, Any]]:
@@ -192,83 +250,65 @@ def counter_store(settings: Settings) -> tuple[str, dict[str, Any]]:
     return "memory://", {}
 
 
+def _storage(settings: Settings) -> Storage:
+    uri, options = counter_store(settings)
+    return storage_from_string(uri, **options)
+
+
 def key_limiter(settings: Settings) -> KeyLimiter:
     """The per-key limiter (SPEC §14), on the same counter store as the limits here. It
     is on whatever ``OUTTER_RATE_LIMITS`` says: that switch is for brute-force protection,
     a key's own limit is its owner's decision."""
-    uri, options = counter_store(settings)
-    return KeyLimiter(storage_from_string(uri, **options))
+    return KeyLimiter(_storage(settings))
 
 
 def init_rate_limits(app: Flask, settings: Settings) -> RateLimits | None:
     app.extensions[_EXTENSION] = settings.rate_limit_ipv6_prefix
     if not settings.rate_limits:
         return None
-    storage_uri, storage_options = counter_store(settings)
-    limiter = Limiter(
-        client_ip,
-        app=app,
-        storage_uri=storage_uri,
-        storage_options=storage_options,
-        strategy="fixed-window",
-        key_prefix=KEY_PREFIX,
-        headers_enabled=False,  # Retry-After is set on the 429 itself (errors.py)
-        swallow_errors=True,  # a dead Redis lets requests through rather than failing them
-    )
-    # Only login and the token endpoint carry limits, and theirs are checked by the wrapper
-    # _limit() puts around those two views; the gateway endpoints count refusals themselves
-    # (RefusalBudget). The limiter's before-request pass is for app-wide and blueprint limits,
-    # which we do not have: it is dropped, as it costs every request (the hot path too)
-    # about as much as a whole /healthz does. The filter covers it, should it come back.
-    app.before_request_funcs[None].remove(limiter._check_request_limit)
-    limiter.request_filter(lambda: request.endpoint not in LIMITED_ENDPOINTS)
+    strategy = FixedWindowRateLimiter(_storage(settings))
+    failures = FailOpen("not counting failed guesses")
+
+    def budget(name: str, value: str) -> Budget:
+        return Budget(name, parse_many(value), strategy, failures)
+
+    limits = RateLimits(strategy, budget("refusals", settings.rate_limit_refusals_ip))
     # The hosted login page checks passwords as the JSON login does, and spends the same
-    # budgets (shared counters): going back and forth between the two gains an attacker nothing.
-    login_ip, login_account_limit = settings.rate_limit_login_ip, settings.rate_limit_login_account
-    _limit(app, limiter, LOGIN_ENDPOINT, login_ip, None, _login_failed, shared="login-ip")
-    _limit(app, limiter, LOGIN_ENDPOINT, login_account_limit, login_account, _login_failed, shared="login-account")
-    _limit(app, limiter, SIGN_IN_PAGE_ENDPOINT, login_ip, None, _sign_in_page_failed, shared="login-ip")
-    _limit(
+    # budgets: going back and forth between the two gains an attacker nothing.
+    login_ip = budget("login-ip", settings.rate_limit_login_ip)
+    login_account = budget("login-account", settings.rate_limit_login_account)
+    always = lambda: True  # noqa: E731 - a password is at stake: read the shared count first
+    limits.guard(
         app,
-        limiter,
+        LOGIN_ENDPOINT,
+        [
+            Guarded(login_ip, client_ip, _login_failed, always),
+            Guarded(login_account, login_account_key, _login_failed, always),
+        ],
+    )
+    limits.guard(
+        app,
         SIGN_IN_PAGE_ENDPOINT,
-        login_account_limit,
-        sign_in_page_account,
-        _sign_in_page_failed,
-        shared="login-account",
+        [
+            Guarded(login_ip, client_ip, _sign_in_page_failed, always),
+            Guarded(login_account, sign_in_page_account, _sign_in_page_failed, always),
+        ],
     )
-    _limit(app, limiter, TOKEN_ENDPOINT, settings.rate_limit_token_ip, None, _token_guess_failed)
-    # Other grants name no guessable account: they skip that budget (and its counter read).
-    _limit(
+    # Only the password grant names a guessable account, and only it reads the shared counts
+    # before the request: a machine's client_credentials request pays for neither.
+    limits.guard(
         app,
-        limiter,
         TOKEN_ENDPOINT,
-        settings.rate_limit_token_account,
-        token_account,
-        _wrong_password_grant,
-        exempt_when=lambda: not _is_password_grant(),
+        [
+            Guarded(
+                budget("token-ip", settings.rate_limit_token_ip), client_ip, _token_guess_failed, _is_password_grant
+            ),
+            Guarded(
+                budget("token-account", settings.rate_limit_token_account),
+                token_account,
+                _wrong_password_grant,
+                _is_password_grant,
+            ),
+        ],
     )
-    return RateLimits(limiter, RefusalBudget(limiter, parse_many(settings.rate_limit_refusals_ip)))
-
-
-def _limit(
-    app: Flask,
-    limiter: Limiter,
-    endpoint: str,
-    value: str,
-    key_func: Callable[[], str] | None,
-    deduct_when: Callable[[Response], bool],
-    exempt_when: Callable[[], bool] | None = None,
-    *,
-    shared: str | None = None,
-) -> None:
-    """Wrap a registered view in a limit (the views stay free of limiter code): the view is
-    refused while the budget is spent, and a response for which ``deduct_when`` holds spends it.
-    ``shared`` names counters that several endpoints spend together."""
-    options = {"key_func": key_func, "deduct_when": deduct_when, "exempt_when": exempt_when, "override_defaults": False}
-    if shared:
-        decorate = limiter.shared_limit(value, scope=shared, **options)  # type: ignore[arg-type]
-    else:
-        scope = "account" if key_func else "ip"  # flask-limiter prefixes the endpoint
-        decorate = limiter.limit(value, scope=scope, **options)  # type: ignore[arg-type]
-    app.view_functions[endpoint] = decorate(app.view_functions[endpoint])
+    return limits

@@ -20,6 +20,7 @@ from flask import Response, request
 from outter_auth import clock, metrics
 from outter_auth.api.base import Blueprint, json_body
 from outter_auth.credentials import API_KEY_HEADER, AuthenticationFailed, Principal, resolve, verify_key
+from outter_auth.rate_limits import client_ip
 from outter_auth.runtime import Runtime, runtime
 from outter_auth.services import key_usage
 from outter_auth.services.key_limits import Verdict
@@ -112,7 +113,8 @@ def _over_refusal_budget(code: str) -> int | None:
     limits = runtime().rate_limits
     if limits is None or code in UNCOUNTED_REFUSALS:
         return None
-    return limits.refusals.spend()
+    ip = client_ip()
+    return limits.refusals.over(ip, read=False) or limits.refusals.spend(ip)
 
 
 def _verify_request() -> tuple[object, list[str]]:
