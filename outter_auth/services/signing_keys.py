@@ -142,11 +142,23 @@ class KeyRing:
         self._token_lifetime = token_lifetime
         # Serialising a key costs more than a whole JWKS request otherwise: do it once per reload.
         self._public = {kid: public_jwk(key) for kid, key in keys.items()}
+        self._active: tuple[int, RSAKey | None] | None = None  # (second, active key) of the last ask
 
     def states(self, now: datetime | None = None) -> list[KeyState]:
         return key_states(self.records, self._token_lifetime, now or clock.now())
 
     def active_key(self, now: datetime | None = None) -> RSAKey | None:
+        if now is None:  # every token asks: the answer holds for a second (states change on whole seconds)
+            second = clock.timestamp()
+            cached = self._active
+            if cached is not None and cached[0] == second:
+                return cached[1]
+            key = self._active_at(clock.now())
+            self._active = (second, key)
+            return key
+        return self._active_at(now)
+
+    def _active_at(self, now: datetime) -> RSAKey | None:
         for state in self.states(now):
             if state.status == "active":
                 return self._keys[state.record.kid]
