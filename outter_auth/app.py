@@ -26,7 +26,7 @@ from outter_auth.services import sessions
 from outter_auth.services.api_keys import Peppers, find_by_raw
 from outter_auth.services.cache import GuardedCache, StalePolicy
 from outter_auth.services.changes import tag
-from outter_auth.services.client_tokens import ClientTokenReuse
+from outter_auth.services.client_tokens import ClientTokenReuse, RevokedTokens
 from outter_auth.services.clients import ClientInfo
 from outter_auth.services.digests import secret_digest
 from outter_auth.services.gateway_tokens import VerifiedTokens
@@ -120,7 +120,9 @@ def _runtime(app: Flask, settings: Settings) -> Runtime:
     key_usage = KeyUsageRecorder(partial(_write_usage, app), background=not settings.is_testing)
     ttl = settings.api_key_cache_ttl
     stale = StalePolicy(settings.api_key_stale_ttl, DATABASE_DOWN, outages.database_failed)
-    client_tokens = ClientTokenReuse(settings.client_token_reuse)
+    lifetime = settings.access_token_ttl + settings.jwt_leeway
+    revoked_tokens = RevokedTokens(settings.redis_url, lifetime) if settings.redis_url else None
+    client_tokens = ClientTokenReuse(settings.client_token_reuse, revoked_tokens)
     return Runtime(
         settings=settings,
         keystore=keystore,
@@ -143,6 +145,7 @@ def _runtime(app: Flask, settings: Settings) -> Runtime:
             ipv6_prefix=settings.rate_limit_ipv6_prefix,
         ),
         scanner_keys=ScannerKeys(settings.secret_scanning_keys_file) if settings.secret_scanning_keys_file else None,
+        revoked_tokens=revoked_tokens,
     )
 
 

@@ -56,7 +56,7 @@ class Settings:
     browser_session_ttl: int = 12 * 3600
     # Not in SPEC §9's list: seconds a client_credentials token is handed out again to the
     # same client for the same scopes (0: a new signature every time). See services/client_tokens.py.
-    client_token_reuse: int = 30
+    client_token_reuse: int = 0
     # Not in SPEC §9's list: days audit events are kept by `outter-auth audit prune`.
     audit_retention_days: int = 365
     # Not in SPEC §9's list: how far token clocks may drift (RFC 7519 §4.1.4 "leeway").

@@ -19,7 +19,7 @@ from outter_auth.rate_limits import RateLimits
 from outter_auth.services import changes
 from outter_auth.services.api_keys import Peppers
 from outter_auth.services.cache import GuardedCache
-from outter_auth.services.client_tokens import ClientTokenReuse
+from outter_auth.services.client_tokens import ClientTokenReuse, RevokedTokens
 from outter_auth.services.clients import ClientInfo, builtin_client, find_client
 from outter_auth.services.gateway_tokens import VerifiedTokens
 from outter_auth.services.invalidation import InvalidationBus
@@ -54,6 +54,7 @@ class Runtime:
     invalidation: InvalidationBus
     lockout: LockoutPolicy
     rate_limits: RateLimits | None = None  # None when OUTTER_RATE_LIMITS is off
+    revoked_tokens: RevokedTokens | None = None  # with Redis: marks that stop the reuse of revoked tokens
     scanner_keys: ScannerKeys | None = None  # None without OUTTER_SECRET_SCANNING_KEYS_FILE
     _caches: tuple[GuardedCache[object, object], ...] = field(default=(), init=False, repr=False)
 
@@ -71,6 +72,9 @@ class Runtime:
         """Committed changes of this process: drop them here, then tell the others."""
         for tag in tags:
             self.forget(tag)
+            kind, _, object_id = tag.partition(":")
+            if kind == "access_token" and self.revoked_tokens is not None:
+                self.revoked_tokens.mark(object_id)  # before the answer: see services/client_tokens.py
         for tag in tags:
             self.invalidation.publish(tag)
 

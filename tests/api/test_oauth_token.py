@@ -11,13 +11,11 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 import pytest
 from sqlalchemy import update
 
-from outter_auth import clock
 from outter_auth.app import create_app
 from outter_auth.extensions import db
 from outter_auth.models import OAuthClient as OAuthClientRow
@@ -617,22 +615,9 @@ def test_client_credentials_tokens_belong_to_the_owning_tenant(client, owner, ot
     assert verify_access_token(client, body["access_token"])["tenant_id"] == other_owner.tenant_id
 
 
-def test_a_client_asking_again_within_the_reuse_window_gets_the_same_token(client, machine: OAuthClient):
-    clock.freeze(datetime.now(UTC))
-    first = assert_token_response(token_request(client, {"grant_type": "client_credentials"}, machine), refresh=False)
-    clock.advance(10)
-    again = assert_token_response(
-        token_request(client, {"grant_type": "client_credentials"}, machine), refresh=False, expires_in=890
-    )
-    assert again["access_token"] == first["access_token"]  # the same token, counted down, never renewed
-    clock.advance(21)  # past OUTTER_CLIENT_TOKEN_REUSE (30 s)
-    later = assert_token_response(token_request(client, {"grant_type": "client_credentials"}, machine), refresh=False)
-    assert later["access_token"] != first["access_token"]
-    assert later["expires_in"] == 900
-
-
-def test_each_token_has_its_own_jti_without_reuse(base_config, machine: OAuthClient):
-    no_reuse = create_app({**base_config, "client_token_reuse": 0})
+def test_each_token_has_its_own_jti_by_default(base_config, machine: OAuthClient):
+    """Reuse is off unless asked for (tests/api/test_client_token_reuse.py): a signature each time."""
+    no_reuse = create_app(base_config)
     tokens = [
         assert_token_response(
             token_request(no_reuse.test_client(), {"grant_type": "client_credentials"}, machine), refresh=False

@@ -48,9 +48,16 @@ def test_token_body_with_a_refresh_token():
 # --- a session's tokens --------------------------------------------------------------------------
 
 
+class NothingRevoked:
+    """Redis's answer when no token of the client was revoked (the marks: test_client_token_reuse)."""
+
+    def is_revoked(self, jti: str) -> bool:
+        return False
+
+
 def issuer(reuse_seconds: int = 30) -> TokenIssuer:
     state = runtime()
-    return TokenIssuer(state.keystore, state.token_settings, ClientTokenReuse(reuse_seconds))
+    return TokenIssuer(state.keystore, state.token_settings, ClientTokenReuse(reuse_seconds, NothingRevoked()))
 
 
 def claims_of(token: str) -> dict:
