@@ -12,7 +12,14 @@ setup(
     package_data={
         "outter_auth._migrations": ["alembic.ini", "script.py.mako", "README"],
         # The pages (SPEC §11): templates and every asset they load are served by the service.
-        "outter_auth": ["templates/*.html", "templates/*.svg", "static/css/*.css", "static/img/*.svg"],
+        "outter_auth": [
+            "templates/*.html",
+            "templates/*.svg",
+            "templates/console/*.html",
+            "static/css/*.css",
+            "static/img/*.svg",
+            "static/js/*.js",
+        ],
     },
     install_requires=[
         "Flask>=3.1,<4",

@@ -245,6 +245,7 @@ def _register_api(app: Flask) -> None:
     )
     from outter_auth.api.converters import IdConverter, id_schema
     from outter_auth.auth import API_KEY_SECURITY, BEARER_SECURITY
+    from outter_auth.console.routes import blp as console
     from outter_auth.oauth import config_oauth
     from outter_auth.pages.views import blp as pages
     from outter_auth.scopes import MANAGEMENT_SCOPE_DESCRIPTIONS, OIDC_SCOPE_DESCRIPTIONS
@@ -267,6 +268,7 @@ def _register_api(app: Flask) -> None:
     config_oauth(app)
     app.register_blueprint(docs.blp)
     app.register_blueprint(pages)
+    app.register_blueprint(console)
     modules = (
         health,
         wellknown,

@@ -113,6 +113,16 @@ class Settings:
         return self.env == "testing"
 
     @property
+    def console_redirect_uri(self) -> str:
+        """Where the console (SPEC §12, a first-party client) gets its sign-in back."""
+        return f"{self.issuer}/console/signed-in"
+
+    @property
+    def first_party_browser_redirect_uris(self) -> tuple[str, ...]:
+        """The built-in client's redirect URIs: the operator's, and the console's own."""
+        return (*self.first_party_redirect_uris, self.console_redirect_uri)
+
+    @property
     def https(self) -> bool:
         """Served over https (the issuer says so): browser cookies are then ``Secure`` and ``__Host-``."""
         return self.issuer.startswith("https://")

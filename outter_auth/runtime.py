@@ -103,14 +103,16 @@ class Runtime:
                 client_id,
                 settings.first_party_client_id,
                 settings.scopes,
-                settings.first_party_redirect_uris,
+                settings.first_party_browser_redirect_uris,
             ),
         )
 
     def first_party_client(self) -> ClientInfo:
         """The built-in first-party client (``OUTTER_FIRST_PARTY_CLIENT_ID``): never stored."""
         settings = self.settings
-        return builtin_client(settings.first_party_client_id, settings.scopes, settings.first_party_redirect_uris)
+        return builtin_client(
+            settings.first_party_client_id, settings.scopes, settings.first_party_browser_redirect_uris
+        )
 
 
 def runtime() -> Runtime:

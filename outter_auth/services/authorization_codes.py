@@ -161,6 +161,24 @@ def redeem(
     return active
 
 
+def spend(db: DbSession, record: AuthorizationCode) -> bool:
+    """Spend a code that opens no session: the console's own sign-in (SPEC §12) needs only the
+    browser session the code proves, so nothing is issued for it. False if it was spent (or
+    expired) a moment ago by another request."""
+    spent = _execute(
+        db,
+        update(AuthorizationCode)
+        .where(
+            AuthorizationCode.id == record.id,
+            AuthorizationCode.used_at.is_(None),
+            AuthorizationCode.expires_at > clock.now(),
+        )
+        .values(used_at=clock.now()),
+    )
+    db.commit()
+    return spent.rowcount == 1
+
+
 def nonce_used(db: DbSession, client_id: str, nonce: str) -> bool:
     """Whether a code of this client already carried ``nonce`` (OpenID Connect Core §15.5.2)."""
     found = db.scalar(

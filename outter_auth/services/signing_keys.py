@@ -144,6 +144,11 @@ class KeyRing:
         self._public = {kid: public_jwk(key) for kid, key in keys.items()}
         self._active: tuple[int, RSAKey | None] | None = None  # (second, active key) of the last ask
 
+    @property
+    def token_lifetime(self) -> timedelta:
+        """How long a retired key stays published: the life of the last token it signed."""
+        return self._token_lifetime
+
     def states(self, now: datetime | None = None) -> list[KeyState]:
         return key_states(self.records, self._token_lifetime, now or clock.now())
 

@@ -1,0 +1,10 @@
+"""The console's forms (WTForms through Flask-WTF): each carries its CSRF token; a POST
+without a valid one is refused before anything changes."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+
+
+class ActionForm(FlaskForm):  # type: ignore[misc]
+    """A button that changes something (withdraw, revoke, deactivate): only the CSRF token."""

@@ -1,0 +1,62 @@
+"""The console signs in through the browser sign-in (SPEC §12 → §11) and comes back."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import requests
+
+from tests.factories import Factory
+from tests.oidc.browsing import sign_in
+from tests.oidc.live import Live
+
+
+def test_console_without_a_session_signs_in_and_comes_back(page: Any, live: Live, make: Factory) -> None:
+    make.user("acme", "owner@acme.test", "owner")
+    page.goto(live.base + "/console/account?x=1")
+    assert page.get_by_role("heading", name="Sign in").count() == 1
+    sign_in(page, "owner@acme.test")
+    page.wait_for_url(live.base + "/console/account?x=1")
+    assert page.get_by_role("heading", name="Your account").is_visible()
+    assert page.get_by_text("owner@acme.test").first.is_visible()
+
+
+def test_an_sso_session_is_reused(page: Any, live: Live, make: Factory) -> None:
+    make.user("acme", "admin@acme.test", "admin")
+    page.goto(live.base + "/console/account")
+    sign_in(page, "admin@acme.test")
+    page.wait_for_url(live.base + "/console/account")
+    page.context.clear_cookies(name="outter_csrf")  # the console's own state is gone, the sign-in stays
+    page.goto(live.base + "/console/signing-keys")
+    page.wait_for_url(live.base + "/console/signing-keys")
+    assert page.get_by_role("heading", name="Signing keys").is_visible()
+
+
+def test_the_redirect_to_sign_in_is_a_pkce_authorization_request(live: Live) -> None:
+    first = live.get("/console/account")
+    assert first.status_code == 302
+    start = urlsplit(first.headers["Location"])
+    assert start.path == "/console/signin"
+    authorize = requests.get(live.base + first.headers["Location"], allow_redirects=False, timeout=10)
+    target = urlsplit(authorize.headers["Location"])
+    params = parse_qs(target.query)
+    assert target.path == "/oauth/authorize"
+    assert params["client_id"] == ["outter-app"]
+    assert params["redirect_uri"] == [live.base + "/console/signed-in"]
+    assert params["code_challenge_method"] == ["S256"]
+    assert len(params["state"][0]) >= 32
+
+
+def test_a_callback_without_the_state_of_this_browser_is_refused(page: Any, live: Live, make: Factory) -> None:
+    make.user("acme", "owner@acme.test", "owner")
+    page.goto(live.base + "/console/signed-in?code=abc&state=forged&iss=" + live.base)
+    assert page.get_by_role("heading", name="You are not signed in to the console").is_visible()
+
+
+def test_next_never_leaves_the_console(page: Any, live: Live, make: Factory) -> None:
+    make.user("acme", "owner@acme.test", "owner")
+    page.goto(live.base + "/console/signin?next=//evil.example/console")
+    sign_in(page, "owner@acme.test")
+    page.wait_for_url(lambda url: url.startswith(live.base + "/console/"))
+    assert urlsplit(page.url).netloc == urlsplit(live.base).netloc
