@@ -8,9 +8,18 @@ req/s, p50, p99, worker RSS and the ratios that are our goals. Ratios are taken
 against ``GET /healthz`` of the same run, because the machine is noisy.
 
     python bench/run.py [--duration 10] [--warmup 3] [--keys 100000] [--no-peer]
+                        [--before REF] [--servers sync,gthread,granian]
+
+``--before REF`` also serves the code of an earlier commit (a ``git worktree``, its own scratch
+database) and measures it and this code one after the other; ``--servers`` serves this code
+under each server with the same worker count. Ceilings (RS256 signatures and bcrypt checks on
+two cores) are measured in the run with ``cryptography`` and ``bcrypt``.
 
 Needs: wrk, node/npm (the peer is installed into bench/peer on first use),
 PostgreSQL at 127.0.0.1:5432 (trust), and the package installed (pip install -e .).
+``--before`` runs the old code in this environment, so install what it needed too (for
+42afa88, the commit before issue 14: ``pip install Flask-Limiter``); ``--servers granian``
+needs ``pip install granian``.
 """
 
 from __future__ import annotations
@@ -415,6 +424,10 @@ SERVER_ROWS = (
 )
 
 
+def _exit_on_signal(number: int, _frame: Any) -> None:
+    raise SystemExit(f"stopped by signal {number}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=int, default=8)
@@ -430,6 +443,10 @@ def main() -> None:
         if shutil.which(tool) is None:
             raise SystemExit(f"{tool} is needed (apt-get install wrk postgresql-client nodejs npm)")
 
+    # A TERM or HUP (a closed terminal, a timeout) ends the run through the clean-up below:
+    # servers stopped, the worktree removed, the scratch databases dropped.
+    for stop in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(stop, _exit_on_signal)
     workdir = Path(tempfile.mkdtemp(prefix="outter-bench-"))
     databases: list[str] = []
     services: list[Service] = []
