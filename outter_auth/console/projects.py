@@ -27,7 +27,8 @@ from outter_auth.schemas.tenancy import ProjectCreateSchema, ProjectUpdateSchema
 from outter_auth.services import tenancy
 from outter_auth.services.exceptions import Conflict, DomainError
 
-SLUG_HINT = "Lower-case letters, digits and '-', up to 64 characters. Leave it empty to make one from the name."
+SLUG_RULE = "Lower-case letters, digits and '-', up to 64 characters."
+SLUG_HINT = {"new": f"{SLUG_RULE} Leave it empty to make one from the name.", "edit": f"{SLUG_RULE} Empty keeps it."}
 
 
 class ProjectForm(FlaskForm):  # type: ignore[misc]
@@ -121,7 +122,12 @@ def projects_delete(project_id: str) -> Response:
 
 def _form(form: ProjectForm, status: int = 200, project: Project | None = None) -> Response:
     return page(
-        "console/projects_form.html", status, form=form, project=project, errors=refusals.summary(form), hint=SLUG_HINT
+        "console/projects_form.html",
+        status,
+        form=form,
+        project=project,
+        errors=refusals.summary(form),
+        hint=SLUG_HINT["edit" if project else "new"],
     )
 
 

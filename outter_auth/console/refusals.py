@@ -77,7 +77,8 @@ def summary(form: FlaskForm) -> list[tuple[str, str | None]]:
     for field in form:
         if field.name == "csrf_token":
             continue
-        listed.extend((message, field.id) for message in field.errors)
+        # The API's words name no field ("Length must be between 8 and 72."): the summary does.
+        listed.extend((f"{field.label.text}: {message}", field.id) for message in field.errors)
     return listed
 
 

@@ -27,11 +27,11 @@ from outter_auth.services import users
 from outter_auth.services.exceptions import Conflict, DomainError
 from outter_auth.services.passwords import MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS
 
-ROLE_CHOICES = [
-    SelectChoice("member", "Member: their own account only"),
-    SelectChoice("admin", "Admin: manages keys, projects, users and clients"),
-    SelectChoice("owner", "Owner: as an admin, and manages owners"),
-]
+ROLE_CHOICES = [SelectChoice("member", "Member"), SelectChoice("admin", "Admin"), SelectChoice("owner", "Owner")]
+ROLE_HINT = (
+    "A member sees only their own account. An admin manages API keys, projects, users and clients. "
+    "An owner does too, and manages owners."
+)
 
 
 class NewUserForm(FlaskForm):  # type: ignore[misc]
@@ -162,11 +162,25 @@ def users_unlock(user_id: str) -> Response:
 
 def _new(form: NewUserForm, status: int = 200) -> Response:
     hint = f"{MIN_PASSWORD_CHARS} characters to {MAX_PASSWORD_BYTES} bytes. Give it to them in a safe way."
-    return page("console/users_new.html", status, form=form, errors=refusals.summary(form), password_hint=hint)
+    return page(
+        "console/users_new.html",
+        status,
+        form=form,
+        errors=refusals.summary(form),
+        password_hint=hint,
+        role_hint=ROLE_HINT,
+    )
 
 
 def _role(form: RoleForm, membership: Membership, status: int = 200) -> Response:
-    return page("console/users_role.html", status, form=form, membership=membership, errors=refusals.summary(form))
+    return page(
+        "console/users_role.html",
+        status,
+        form=form,
+        membership=membership,
+        errors=refusals.summary(form),
+        role_hint=ROLE_HINT,
+    )
 
 
 def _deactivate(form: ActionForm, membership: Membership, status: int = 200) -> Response:

@@ -170,6 +170,7 @@ def test_a_deactivated_user_cannot_log_in_until_reactivated(
     page: Any, live: Live, open_console: Any, owner: dict[str, str], make: Factory
 ) -> None:
     ann = make.user("acme", "ann@acme.test", "member")
+    anns = bearer(make, "ann@acme.test")
     open_console(page, OWNER, "/console/users")
     row(page, ann).get_by_role("link", name="Deactivate ann@acme.test").click()
     assert page.get_by_role("heading", name="Deactivate ann@acme.test?").is_visible()
@@ -181,6 +182,7 @@ def test_a_deactivated_user_cannot_log_in_until_reactivated(
     assert "ann@acme.test was deactivated" in flash(page)
     assert row(page, ann).get_attribute("data-status") == "deactivated"
     assert rest_login(live, "ann@acme.test").status_code == 403
+    assert api(live, "GET", "/api/auth/me", anns).status_code == 401  # what she signed in with stops too
     assert roles(live, owner)["ann@acme.test"] == ("member", False)
     check_page(page)
 
