@@ -103,6 +103,20 @@ def check_not_locked(db: Session, account: str, source: str, now: datetime) -> N
         raise AccountLocked(max(1, math.ceil((locked_until - now).total_seconds())))
 
 
+def locked_accounts(db: Session, accounts: list[str], now: datetime) -> set[str]:
+    """Which of ``accounts`` are locked now, from some address or from all of them (what an
+    admin sees before unlocking). One query."""
+    if not accounts:
+        return set()
+    return set(
+        db.scalars(
+            select(LoginFailures.account)
+            .where(LoginFailures.account.in_(accounts), LoginFailures.locked_until > now)
+            .distinct()
+        )
+    )
+
+
 def record_failure(db: Session, account: str, source: str, policy: LockoutPolicy, now: datetime) -> list[Lock]:
     """Count one failure for the pair and for the account (atomically: concurrent failures
     all count). Answers the locks this failure set, if any. Does not commit: the caller's

@@ -7,12 +7,12 @@ import secrets
 import unicodedata
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from outter_auth import clock
-from outter_auth.models import Project, Tenant
+from outter_auth.models import ApiKey, Project, Tenant
 from outter_auth.services import api_keys, audit
 from outter_auth.services.ceilings import Caller
 from outter_auth.services.exceptions import Conflict, InvalidInput, NotFound, PermissionDenied
@@ -56,6 +56,14 @@ def projects_query(caller: Caller) -> Select[Any]:
     if caller.ceiling.project_id is not None:
         query = query.where(Project.id == caller.ceiling.project_id)
     return query.order_by(Project.created_at, Project.id)
+
+
+def live_key_counts(db: Session, caller: Caller) -> dict[str, int]:
+    """How many live API keys each project holds, as far as the caller sees them (one
+    grouped query over ``api_keys.keys_query``: what deleting a project would revoke)."""
+    live = api_keys.keys_query(caller).where(ApiKey.project_id.is_not(None)).subquery()
+    rows = db.execute(select(live.c.project_id, func.count()).group_by(live.c.project_id)).all()
+    return {project_id: count for project_id, count in rows}
 
 
 def create_project(db: Session, caller: Caller, name: str, slug: str | None = None, description: str = "") -> Project:

@@ -8,7 +8,9 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
-from outter_auth.models import ROLES, Membership, User
+from outter_auth import clock
+from outter_auth.models import ROLES, BrowserSession, Membership, User
+from outter_auth.models import Session as LoginSession
 from outter_auth.services import audit, changes, lockout, passwords
 from outter_auth.services.ceilings import MACHINE, OPERATOR, Caller
 from outter_auth.services.exceptions import Conflict, InvalidInput, NotFound, PermissionDenied
@@ -69,6 +71,35 @@ def members_query(tenant_id: str) -> Select[Any]:
         .where(Membership.tenant_id == tenant_id)
         .order_by(Membership.created_at, Membership.user_id)
     )
+
+
+def locked_user_ids(db: Session, memberships: list[Membership]) -> set[str]:
+    """The members whose login is locked now (from some address, or from all of them):
+    those an unlock would help."""
+    by_account = {lockout.account_key(m.user.email): m.user_id for m in memberships}
+    return {by_account[account] for account in lockout.locked_accounts(db, list(by_account), clock.now())}
+
+
+def last_sign_ins(db: Session, tenant_id: str, user_ids: list[str]) -> dict[str, Any]:
+    """When each user last signed in to this tenant, as far as the sessions still kept say:
+    a login through the API or a client (``sessions``) or at the hosted sign-in page
+    (``browser_sessions``). Users with no session kept are left out."""
+    if not user_ids:
+        return {}
+    latest: dict[str, Any] = {}
+    for user_column, tenant_column, at in (
+        (LoginSession.user_id, LoginSession.tenant_id, LoginSession.created_at),
+        (BrowserSession.user_id, BrowserSession.tenant_id, BrowserSession.auth_time),
+    ):
+        rows = db.execute(
+            select(user_column, func.max(at))
+            .where(tenant_column == tenant_id, user_column.in_(user_ids))
+            .group_by(user_column)
+        ).all()
+        for user_id, when in rows:
+            if when is not None and (user_id not in latest or when > latest[user_id]):
+                latest[user_id] = when
+    return latest
 
 
 def get_member(db: Session, tenant_id: str, user_id: str) -> Membership:
