@@ -20,7 +20,6 @@ from wtforms import (
     SelectField,
     SelectMultipleField,
     StringField,
-    ValidationError,
 )
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
@@ -114,9 +113,13 @@ class NewKeyForm(ScopesMixin, RateLimitMixin, FlaskForm):  # type: ignore[misc]
     expiry = SelectField("Expires", choices=EXPIRY_CHOICES, default="never")
     expires_on = DateField("Expiry date", validators=[Optional()])
 
-    def validate_expires_on(self, field: DateField) -> None:
-        if self.expiry.data == "date" and field.data is None:
-            raise ValidationError("Enter the date the key stops working")
+    def validate(self, extra_validators: Any = None) -> bool:
+        valid = bool(super().validate(extra_validators))
+        # Optional() ends the date's own checks when it is empty, so the pair is checked here.
+        if self.expiry.data == "date" and self.expires_on.data is None and not self.expires_on.errors:
+            self.expires_on.errors = [*self.expires_on.errors, "Enter the date the key stops working"]
+            valid = False
+        return valid
 
     def chosen_expiry(self) -> datetime | None:
         """When the key stops working: as ``expires_in`` does it for a number of days; a date
