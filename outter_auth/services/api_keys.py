@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, or_, select, update
+from sqlalchemy import ColumnElement, Select, or_, select, update
 from sqlalchemy.orm import Session
 
 from outter_auth import clock
@@ -35,6 +35,10 @@ from outter_auth.services.exceptions import DomainError, InvalidInput, NotFound
 
 MAX_GRACE = timedelta(days=30)
 KIND = "API key"
+# What a key is now, as a person reads it: ``active``; ``rotating`` (replaced, still working
+# until its grace ends); ``expired``; ``revoked``. The gateway knows only active, revoked and
+# expired (``ApiKey.status``); rotating is an active key with an end in sight.
+STATES = ("active", "rotating", "expired", "revoked")
 
 
 class ApiKeyRefused(DomainError):
@@ -140,11 +144,23 @@ def create_key(
     return key, raw
 
 
+def key_state(key: ApiKey, now: datetime) -> str:
+    """One of ``STATES``: the gateway's status, with a running rotation grace told apart."""
+    status = key.status(now)
+    return "rotating" if status == "active" and key.revoked_at is not None else status
+
+
 def keys_query(
-    caller: Caller, *, environment: str | None = None, project_id: str | None = None, include_revoked: bool = False
+    caller: Caller,
+    *,
+    environment: str | None = None,
+    project_id: str | None = None,
+    include_revoked: bool = False,
+    state: str | None = None,
 ) -> Select[Any]:
     """The caller's tenant's keys, as far as the caller can see (a bound key sees its own
-    environment and project only)."""
+    environment and project only); ``state``, one of ``STATES``, keeps the keys in it (for
+    ``revoked``, whatever ``include_revoked`` says)."""
     query = select(ApiKey).where(ApiKey.tenant_id == caller.tenant_id)
     for column, wanted in (
         (ApiKey.environment, environment),
@@ -154,9 +170,27 @@ def keys_query(
     ):
         if wanted is not None:
             query = query.where(column == wanted)
-    if not include_revoked:
-        query = query.where(or_(ApiKey.revoked_at.is_(None), ApiKey.revoked_at > clock.now()))
+    now = clock.now()
+    if state is not None:
+        query = query.where(*_in_state(state, now))
+    elif not include_revoked:
+        query = query.where(or_(ApiKey.revoked_at.is_(None), ApiKey.revoked_at > now))
     return query.order_by(ApiKey.created_at, ApiKey.id)
+
+
+def _in_state(state: str, now: datetime) -> tuple[ColumnElement[bool], ...]:
+    """The conditions of ``key_state(key, now) == state``, in SQL."""
+    not_revoked = or_(ApiKey.revoked_at.is_(None), ApiKey.revoked_at > now)
+    not_expired = or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > now)
+    conditions: dict[str, tuple[ColumnElement[bool], ...]] = {
+        "active": (ApiKey.revoked_at.is_(None), not_expired),
+        "rotating": (ApiKey.revoked_at > now, not_expired),
+        "expired": (not_revoked, ApiKey.expires_at <= now),
+        "revoked": (ApiKey.revoked_at <= now,),
+    }
+    if state not in conditions:
+        raise InvalidInput(f"state must be one of {', '.join(STATES)}", "state")
+    return conditions[state]
 
 
 def get_key(db: Session, caller: Caller, key_id: str) -> ApiKey:
