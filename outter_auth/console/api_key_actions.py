@@ -12,9 +12,10 @@ from outter_auth import clock
 from outter_auth.auth import current_caller
 from outter_auth.console.access import signed_in
 from outter_auth.console.api_key_forms import RotateForm, csrf_failed, form_errors
-from outter_auth.console.api_keys import EXPIRED_FORM, project_names
+from outter_auth.console.api_keys import EXPIRED_FORM, SENT_BEFORE, project_names
 from outter_auth.console.blueprint import blp
 from outter_auth.console.forms import ActionForm
+from outter_auth.console.once import already_sent, mark_sent
 from outter_auth.console.render import done, page, problem_page
 from outter_auth.extensions import db
 from outter_auth.models import ApiKey
@@ -26,7 +27,9 @@ from outter_auth.services import api_keys
 @signed_in()
 def rotate_confirmation(key_id: str) -> Response:
     key = api_keys.get_key(db.session, current_caller(), key_id)
-    return _rotate_page(key, RotateForm())
+    form = RotateForm()
+    form.fresh_token()
+    return _rotate_page(key, form)
 
 
 @blp.post("/api-keys/<key_id>/rotate", endpoint="api_keys_rotate_post")
@@ -34,12 +37,16 @@ def rotate_confirmation(key_id: str) -> Response:
 def rotate(key_id: str) -> Response:
     key = api_keys.get_key(db.session, current_caller(), key_id)
     form = RotateForm()
+    if already_sent(form.once.data):
+        done(SENT_BEFORE)
+        return redirect(url_for(".api_keys"))
     if not form.validate():
         if csrf_failed(form):
             return problem_page(400, "This form has expired", EXPIRED_FORM)
         return _rotate_page(key, form, 422, form_errors(form))
     grace = int(form.grace.data)
     new, raw = api_keys.rotate_key(db.session, current_caller(), key.id, grace_seconds=grace, peppers=runtime().peppers)
+    mark_sent(form.once.data)
     return page(
         "console/api_keys_secret.html",
         201,

@@ -26,6 +26,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from outter_auth import clock
+from outter_auth.console.once import SentOnce
 from outter_auth.errors import STATUS_BY_ERROR
 from outter_auth.models.api_keys import MAX_RATE_LIMIT, RateLimit
 from outter_auth.scopes import MANAGEMENT_SCOPES, OIDC_SCOPES
@@ -104,7 +105,7 @@ class RateLimitMixin:
         self.rate_window.data = str(current.window_seconds)  # type: ignore[attr-defined]
 
 
-class NewKeyForm(ScopesMixin, RateLimitMixin, FlaskForm):  # type: ignore[misc]
+class NewKeyForm(SentOnce, ScopesMixin, RateLimitMixin, FlaskForm):  # type: ignore[misc]
     name = StringField("Name", validators=[DataRequired("Enter a name for the key"), Length(max=200)])
     environment = RadioField(
         "Environment", choices=options(("live", "Live"), ("test", "Test")), default="live", validators=[DataRequired()]
@@ -135,7 +136,7 @@ class EditKeyForm(ScopesMixin, RateLimitMixin, FlaskForm):  # type: ignore[misc]
     name = StringField("Name", validators=[DataRequired("Enter a name for the key"), Length(max=200)])
 
 
-class RotateForm(FlaskForm):  # type: ignore[misc]
+class RotateForm(SentOnce, FlaskForm):  # type: ignore[misc]
     grace = RadioField("How long should the old key keep working?", choices=GRACE_CHOICES, default="0")
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from math import ceil
 from typing import Any
 
-from flask import Response, request
+from flask import Response, redirect, request, url_for
 from flask_wtf import FlaskForm
 from sqlalchemy import func, select
 from wtforms import SelectField
@@ -31,7 +31,8 @@ from outter_auth.console.api_key_forms import (
     service_error,
 )
 from outter_auth.console.blueprint import blp
-from outter_auth.console.render import page, problem_page
+from outter_auth.console.once import already_sent, mark_sent
+from outter_auth.console.render import done, page, problem_page
 from outter_auth.extensions import db
 from outter_auth.models import ApiKey
 from outter_auth.runtime import runtime
@@ -130,7 +131,10 @@ def api_keys_new() -> Response:
     form.project_id.choices = [*form.project_id.choices, *options(*projects.items())]
     offer_scopes(form, grantable_scopes(current_principal.ceiling, state.settings.scopes))
     if request.method == "GET":
+        form.fresh_token()
         return _new_key_page(form)
+    if already_sent(form.once.data):
+        return _sent_before()
     if not form.validate():
         if csrf_failed(form):
             return problem_page(400, "This form has expired", EXPIRED_FORM)
@@ -152,6 +156,7 @@ def api_keys_new() -> Response:
     except DomainError as error:
         status, errors = service_error(form, error)
         return _new_key_page(form, status, errors)
+    mark_sent(form.once.data)
     # The one time the key exists: in this answer (no-store), never in a redirect or a flash.
     return page(
         "console/api_keys_secret.html",
@@ -163,6 +168,18 @@ def api_keys_new() -> Response:
         title="API key created",
         lead=f"'{key.name}' works from now on. Store the key where your service reads its secrets.",
     )
+
+
+def _sent_before() -> Response:
+    """The answer to a form sent again (a reload of the page that showed a new key)."""
+    done(SENT_BEFORE)
+    return redirect(url_for(".api_keys"))
+
+
+SENT_BEFORE = (
+    "That form was already sent: its key was made then and was shown that once. "
+    "If it was not copied, revoke it and make another."
+)
 
 
 def _new_key_page(form: NewKeyForm, status: int = 200, errors: list[Any] | None = None) -> Response:

@@ -63,6 +63,17 @@ def test_a_new_key_is_shown_once_and_never_again(page: Any, live: Live, owner: s
     assert page.get_by_text(raw[:16] + "…" + raw[-4:]).is_visible()
 
 
+def test_reloading_the_answer_that_showed_a_key_makes_no_second_key(
+    page: Any, live: Live, owner: str, open_console: Any
+) -> None:
+    open_console(page, owner, KEYS + "/new")
+    raw = create_key(page, "Billing service", ("api_keys:read",))
+    page.reload()  # the browser sends the POST again
+    assert raw not in page.content()
+    assert page.locator(".alert--success").inner_text().startswith("That form was already sent")
+    assert len(key_rows(page)) == 1
+
+
 def test_the_new_key_works_at_the_gateway_with_its_scopes(page: Any, live: Live, owner: str, open_console: Any) -> None:
     open_console(page, owner, KEYS + "/new")
     raw = create_key(page, "Search", ("users:read",), other_scopes="content:read", environment="Test")
