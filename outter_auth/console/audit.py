@@ -40,8 +40,8 @@ class AuditFilters(FlaskForm):  # type: ignore[misc]
         choices=[SelectChoice("", "All events")]
         + [SelectChoice(name, f"{describe(name)} ({name})") for name in audit.TENANT_EVENT_TYPES],
     )
-    since = DateField("From", validators=[Optional()])
-    until = DateField("To", validators=[Optional()])
+    since = DateField("From (UTC)", validators=[Optional()], render_kw={"aria-describedby": "dates-hint"})
+    until = DateField("To (UTC)", validators=[Optional()], render_kw={"aria-describedby": "dates-hint"})
 
     def validate_until(self, field: DateField) -> None:
         if field.data and self.since.data and field.data < self.since.data:

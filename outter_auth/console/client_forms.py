@@ -39,6 +39,13 @@ ITEM_OF = {
     "redirect_uris": "Redirect URI",
     "post_logout_redirect_uris": "Post-logout redirect URI",
 }
+# The grants in a console's words (the registry's summaries are written for developers).
+GRANT_WORDS = {
+    "authorization_code": "Sign users in through the browser (with PKCE)",
+    "refresh_token": "Keep users signed in with refresh tokens",
+    "client_credentials": "Tokens for the app itself, with no user (servers, jobs)",
+    "password": "A user's email and password (first-party clients only)",
+}
 EDITABLE = ("name", "grant_types", "scopes", "redirect_uris", "post_logout_redirect_uris")
 
 
@@ -67,7 +74,11 @@ class NewClientForm(ClientForm):
 def grant_choices(current: Iterable[str] = ()) -> list[SelectChoice]:
     """The grants an admin may give (the CLI makes first-party ones), and those a client has."""
     names = dict.fromkeys([*ADMIN_GRANTS, *current])
-    return [SelectChoice(name, GRANT_TYPES[name].summary if name in GRANT_TYPES else name) for name in names]
+    return [SelectChoice(name, GRANT_WORDS.get(name) or _summary(name)) for name in names]
+
+
+def _summary(name: str) -> str:
+    return GRANT_TYPES[name].summary if name in GRANT_TYPES else name
 
 
 def scope_choices(principal: Principal, catalogue: Iterable[str], current: Iterable[str] = ()) -> list[SelectChoice]:

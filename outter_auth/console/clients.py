@@ -184,6 +184,11 @@ def _invalid(form: ClientForm, client: OAuthClient | None = None) -> Response:
     errors = [(name, message) for name, messages in form.errors.items() for message in messages]
     for name, _messages in form.errors.items():
         getattr(form, name).errors = []  # shown once, by _form_page
+    # And what the API's schema says of the rest, so that one submit shows every mistake.
+    try:
+        load_changes(form, client) if client else load_new(form)  # type: ignore[arg-type]
+    except ValidationError as error:
+        errors += [(name, message) for name, message in schema_errors(error, body_of(form)) if name not in form.errors]
     return _form_page(form, 422, errors, client)
 
 

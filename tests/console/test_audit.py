@@ -83,13 +83,13 @@ def test_the_type_filter_and_the_date_filter_narrow_the_list(page: Any, live: Li
     assert page.get_by_label("Event type").input_value() == "api_key.created"  # the filter stays chosen
 
     page.get_by_label("Event type").select_option("")
-    page.get_by_label("From").fill("2024-03-01")
-    page.get_by_label("To").fill("2024-03-02")  # whole UTC days, both included
+    page.get_by_label("From (UTC)").fill("2024-03-01")
+    page.get_by_label("To (UTC)").fill("2024-03-02")  # whole UTC days, both included
     page.get_by_role("button", name="Filter").click()
     page.wait_for_url(lambda url: "since=2024-03-01" in url)
     assert types_shown(page) == ["api_key.created", "api_key.revoked"]
 
-    page.get_by_label("From").fill("2024-03-02")
+    page.get_by_label("From (UTC)").fill("2024-03-02")
     page.get_by_role("button", name="Filter").click()
     page.wait_for_url(lambda url: "since=2024-03-02" in url)
     assert types_shown(page) == ["api_key.created"]
