@@ -5,6 +5,8 @@ from outter_auth.console import (  # noqa: F401
     api_key_actions,
     api_key_detail,
     api_keys,
+    audit,
+    clients,
     projects,
     signin,
     signing_keys,

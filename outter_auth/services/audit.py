@@ -11,6 +11,40 @@ from sqlalchemy.orm import Session
 
 from outter_auth.models import AuditEvent
 
+# Every type of event the service records (SPEC §8, and those added since), for those who
+# filter the trail (the console). ``tests/services/test_audit_types.py`` checks that every
+# event the code records is listed. Platform events are recorded without a tenant, so no
+# tenant's trail ever holds them.
+TENANT_EVENT_TYPES: tuple[str, ...] = (
+    "login.succeeded",
+    "login.failed",
+    "logout",
+    "refresh_token.reused",
+    "authorization_code.reused",
+    "account.locked",
+    "account.unlocked",
+    "membership.changed",
+    "api_key.created",
+    "api_key.updated",
+    "api_key.rotated",
+    "api_key.revoked",
+    "api_key.escalation_refused",
+    "api_key.leak_reported",
+    "client.created",
+    "client.updated",
+    "client.escalation_refused",
+    "consent.granted",
+    "consent.revoked",
+    "project.deleted",
+)
+PLATFORM_EVENT_TYPES: tuple[str, ...] = (
+    "signing_key.rotated",
+    "signing_key.activated",
+    "signing_key.retired",
+    "signing_key.revoked",
+)
+EVENT_TYPES: tuple[str, ...] = TENANT_EVENT_TYPES + PLATFORM_EVENT_TYPES
+
 
 @dataclass(frozen=True)
 class Origin:
