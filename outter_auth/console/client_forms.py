@@ -16,6 +16,7 @@ from wtforms import RadioField, SelectMultipleField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length
 
+from outter_auth.console.once import SentOnce
 from outter_auth.credentials import Principal
 from outter_auth.models import OAuthClient
 from outter_auth.schemas.clients import ADMIN_GRANTS, ClientCreateSchema, ClientUpdateSchema
@@ -59,7 +60,7 @@ class ClientForm(FlaskForm):  # type: ignore[misc]
     post_logout_redirect_uris = TextAreaField("Post-logout redirect URIs")
 
 
-class NewClientForm(ClientForm):
+class NewClientForm(SentOnce, ClientForm):
     kind = RadioField(
         "Type",
         choices=[

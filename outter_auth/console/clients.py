@@ -25,7 +25,8 @@ from outter_auth.console.client_forms import (
     schema_errors,
     scope_choices,
 )
-from outter_auth.console.forms import ActionForm
+from outter_auth.console.forms import ActionForm, SecretActionForm
+from outter_auth.console.once import already_sent, mark_sent
 from outter_auth.console.render import done, page, problem_page
 from outter_auth.extensions import db
 from outter_auth.models import OAuthClient
@@ -54,7 +55,10 @@ def client_new() -> Response:
     form = NewClientForm()
     _choices(form)
     if request.method == "GET":
+        form.fresh_token()
         return _form_page(form)
+    if already_sent(form.once.data):
+        return _sent_before()
     if not form.validate_on_submit():
         return _invalid(form)
     try:
@@ -78,6 +82,7 @@ def client_new() -> Response:
         raise
     except DomainError as error:
         return _refused(form, error)
+    mark_sent(form.once.data)
     if secret is None:
         done(f"Client “{client.name}” registered. It is public, so it has no secret.")
         return redirect(url_for(".clients"))
@@ -119,14 +124,18 @@ def client_rotate(client_id: str) -> Response:
     client = clients.get_client(db.session, current_caller(), client_id)
     if client.is_public:
         return problem_page(400, "Nothing to rotate", f"“{client.name}” is a public client: it has no secret.")
-    form = ActionForm()
+    form = SecretActionForm()
     if request.method == "GET":
+        form.fresh_token()
         return _confirm(client, form, "rotate")
+    if already_sent(form.once.data):
+        return _sent_before()
     if not form.validate_on_submit():
         return _expired()
     client, secret = clients.rotate_secret(
         db.session, current_caller(), client_id, pepper=runtime().settings.api_key_pepper
     )
+    mark_sent(form.once.data)
     return _secret_page(client, secret, rotated=True)
 
 
@@ -142,6 +151,14 @@ def client_delete(client_id: str) -> Response:
     name = client.name
     clients.delete_client(db.session, current_caller(), client_id)
     done(f"Client “{name}” deleted. Its tokens are refused from now on.")
+    return redirect(url_for(".clients"))
+
+
+def _sent_before() -> Response:
+    """A form sent again (a reload of the page that showed a secret): no second secret."""
+    done(
+        "That form was already sent: its secret was made then and was shown that once. Rotate it if it was not copied."
+    )
     return redirect(url_for(".clients"))
 
 

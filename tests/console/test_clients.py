@@ -85,6 +85,23 @@ def test_rotating_the_secret_stops_the_old_one_and_shows_the_new_one_once(
     assert new not in page.content()
 
 
+def test_reloading_an_answer_that_showed_a_secret_makes_no_other(page: Any, live: Live, make: Factory, open_console):
+    client = rest_client(live, make)
+    open_console(page, OWNER, CLIENTS + "/new")
+    first = register_in_console(page)
+    page.reload()  # the browser sends the registration again
+    assert first not in page.content()
+    assert page.locator(".alert--success").inner_text().startswith("That form was already sent")
+    assert page.locator("[data-testid=client-row]").count() == 2  # the REST one and the first registration
+
+    page.goto(f"{live.base}{CLIENTS}/{client['client_id']}/rotate-secret")
+    page.get_by_role("button", name="Rotate secret").click()
+    new = page.get_by_test_id("new-secret").inner_text().strip()
+    page.reload()
+    assert new not in page.content()
+    assert client_credentials(live, client["client_id"], new).status_code == 200  # not rotated twice
+
+
 def test_an_invalid_redirect_uri_is_refused_with_the_apis_message(page: Any, live: Live, make: Factory, open_console):
     actor = make.actor("acme", OWNER, "owner")
     bad = "http://app.example/callback"
