@@ -26,6 +26,7 @@ from outter_auth.extensions import db
 from outter_auth.models import Base
 from tests import factories
 from tests.apps import extra_app
+from tests.browsers import browser_context, chromium, live, page, site  # noqa: F401  (fixtures)
 from tests.oauth_helpers import OAuthClient, create_client
 from tests.oidc.steps import App, Browser, register_app
 

@@ -1,4 +1,4 @@
-"""Fixtures of the console tests: the browser sign-in tests' Chromium and live service."""
+"""Fixtures of the console tests (Chromium, ``live`` and ``page`` are the root conftest's)."""
 
 from __future__ import annotations
 
@@ -6,13 +6,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from flask import Flask
 
 from tests.factories import Factory
-from tests.oidc.conftest import browser_context, chromium, live, page, site  # noqa: F401
 from tests.oidc.live import Live
-
-__all__ = ["browser_context", "chromium", "live", "page", "site"]
 
 
 @pytest.fixture
@@ -30,6 +26,3 @@ def open_console(live: Live) -> Callable[..., Any]:
         return opened(page, live, email, path)
 
     return go
-
-
-__all__ += ["make", "open_console", "Flask"]

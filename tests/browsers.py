@@ -1,4 +1,6 @@
-"""Fixtures of the browser sign-in tests: Chromium through Playwright, a live service."""
+"""Fixtures of the browser tests (tests/oidc, tests/console): Chromium through Playwright, a
+live service. Defined once, in the root conftest: a session-wide Playwright started twice in
+one process (once per conftest that defined it) fails with "Sync API inside the asyncio loop"."""
 
 from __future__ import annotations
 
