@@ -92,6 +92,9 @@ class Service:
         self.server = server
         env = {**env, "PYTHONPATH": str(folder), "PROMETHEUS_MULTIPROC_DIR": ""}
         if server == "granian":
+            # No gunicorn settings to make a metrics folder: an empty one would be the working
+            # directory (the checkout) for prometheus_client's files. Metrics are off anyway.
+            del env["PROMETHEUS_MULTIPROC_DIR"]
             command = [
                 sys.executable,
                 "-m",
@@ -149,6 +152,8 @@ def wrk(port: int, seconds: int, connections: int, threads: int, **request: str)
             f"-t{threads}",
             f"-c{connections}",
             f"-d{seconds}s",
+            "--timeout",  # a sign-in queues behind bcrypt for seconds: wrk's 2 s would drop it
+            "30s",
             "--latency",
             "-s",
             str(LUA),
