@@ -53,6 +53,7 @@ def test_a_new_key_is_shown_once_and_never_again(page: Any, live: Live, owner: s
     assert raw.startswith("outter_live_")
     assert page.get_by_text("This is the only time Outter shows this key").is_visible()
     page.get_by_role("link", name="I have stored it: back to API keys").click()
+    page.wait_for_url(live.base + KEYS)
     assert len(key_rows(page)) == 1
     assert raw not in page.content()
     page.reload()
@@ -116,7 +117,7 @@ def test_revoke_asks_first_then_the_gateway_refuses_the_key(
     key_id, raw = make_key(live.app, "acme", "Legacy")
     open_console(page, owner, KEYS)
     page.get_by_role("link", name="Revoke Legacy").click()
-    assert page.get_by_role("heading", name="Revoke key 'Legacy'?").is_visible()
+    page.get_by_role("heading", name="Revoke key 'Legacy'?").wait_for()  # the confirmation page, once loaded
     assert verify(live, raw).status_code == 200  # the confirmation page changed nothing
     page.get_by_role("button", name="Revoke key").click()
 
@@ -149,10 +150,12 @@ def test_filters_by_environment_project_and_status(page: Any, live: Live, owner:
 
     page.get_by_label("Environment").select_option("test")
     page.get_by_role("button", name="Filter").click()
+    page.wait_for_url(lambda url: "environment=test" in url)
     assert key_rows(page) == {test_key: "active"}
     page.goto(live.base + KEYS)
     page.get_by_label("Project").select_option(label="Mobile app")
     page.get_by_role("button", name="Filter").click()
+    page.wait_for_url(lambda url: f"project={project}" in url)
     assert key_rows(page) == {test_key: "active"}
     page.goto(live.base + KEYS + "?status=revoked")
     assert key_rows(page) == {revoked: "revoked"}
@@ -170,6 +173,7 @@ def test_the_list_is_paged(page: Any, live: Live, owner: str, open_console: Any)
     first = key_rows(page)
     assert len(first) == 50
     page.get_by_role("link", name="Next").click()
+    page.wait_for_url(lambda url: "page=2" in url)
     second = key_rows(page)
     assert len(second) == 2 and not set(first) & set(second)
 

@@ -132,7 +132,7 @@ def test_deleting_a_project_says_its_keys_will_be_revoked_and_revokes_them(
     assert row(page, project_id).locator('[data-label="Live API keys"]').inner_text().endswith("2")
 
     row(page, project_id).get_by_role("link", name="Delete Web").click()
-    assert page.get_by_role("heading", name="Delete project Web?").is_visible()
+    page.get_by_role("heading", name="Delete project Web?").wait_for()  # the confirmation page, once loaded
     assert "Its 2 live API keys will be revoked at once" in page.locator("main").inner_text()
     check_page(page)
     assert [verify(live, key).status_code for key in keys] == [200, 200]  # nothing happened on GET

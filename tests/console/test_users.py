@@ -173,7 +173,7 @@ def test_a_deactivated_user_cannot_log_in_until_reactivated(
     anns = bearer(make, "ann@acme.test")
     open_console(page, OWNER, "/console/users")
     row(page, ann).get_by_role("link", name="Deactivate ann@acme.test").click()
-    assert page.get_by_role("heading", name="Deactivate ann@acme.test?").is_visible()
+    page.get_by_role("heading", name="Deactivate ann@acme.test?").wait_for()  # the confirmation page, once loaded
     check_page(page)
     assert rest_login(live, "ann@acme.test").status_code == 200  # nothing happened on GET
     page.get_by_role("button", name="Deactivate user").click()
