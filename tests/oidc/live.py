@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import secrets
 import threading
 from collections.abc import Callable, Iterator
@@ -28,6 +27,7 @@ from flask import Flask
 from werkzeug.serving import make_server
 
 from tests.factories import PASSWORD, Factory
+from tests.oidc.steps import register_app
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -114,20 +114,18 @@ def register(
     """A client registered with the CLI, as an operator would: it comes back to ``site`` +
     ``path`` and may be sent to ``site``/signed-out after logout."""
     redirect_uri = redirect_uri or site + path
-    logout_uris = (f"{site}/signed-out",)
-    args = ["clients", "create", name, "--tenant", tenant, "--scope", scope, "--redirect-uri", redirect_uri, "--json"]
-    for grant in grant_types:
-        args += ["--grant-type", grant]
-    for uri in logout_uris:
-        args += ["--post-logout-redirect-uri", uri]
-    if public:
-        args.append("--public")
-    if first_party:
-        args.append("--first-party")
-    result = app.test_cli_runner().invoke(args=args)
-    assert result.exit_code == 0, result.output
-    created = json.loads(result.output)
-    return Registered(created["client_id"], created["client_secret"], redirect_uri, scope)
+    registered = register_app(
+        app,
+        name,
+        tenant=tenant,
+        scope=scope,
+        redirect_uris=(redirect_uri,),
+        logout_uris=(f"{site}/signed-out",),
+        public=public,
+        first_party=first_party,
+        grant_types=grant_types,
+    )
+    return Registered(registered.client_id, registered.secret, redirect_uri, scope)
 
 
 def user(make: Factory, email: str = "ada@acme.test", role: str = "member", tenant: str = "acme") -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import secrets
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -185,8 +186,6 @@ def register_app(
     first_party: bool = False,
     grant_types: tuple[str, ...] = ("authorization_code", "refresh_token"),
 ) -> App:
-    import json
-
     args = ["clients", "create", name, "--tenant", tenant, "--scope", scope, "--json"]
     for grant in grant_types:
         args += ["--grant-type", grant]
