@@ -1,4 +1,4 @@
-"""Checks the console tests of OAuth clients and the audit log share."""
+"""Checks every console test shares: axe, the 360-px screen, a session with the browser's cookies."""
 
 from __future__ import annotations
 
@@ -24,7 +24,11 @@ def serious_violations(page: Any) -> list[tuple[str, str, list[str]]]:
 
 
 def fits_360(page: Any) -> bool:
-    """At 360 px wide, nothing scrolls sideways (the viewport is put back afterwards)."""
+    """At 360 px wide, nothing scrolls sideways (the viewport is put back afterwards).
+
+    Measured once the stylesheets are in: a page read as soon as an element appears (a new key
+    after a POST) may not be laid out by its CSS yet, and is then wider than the screen."""
+    page.wait_for_load_state("load")
     size = page.viewport_size
     page.set_viewport_size({"width": 360, "height": 740})
     try:
@@ -33,11 +37,12 @@ def fits_360(page: Any) -> bool:
         page.set_viewport_size(size)
 
 
-def browser_session(page: Any, live: Live) -> requests.Session:
-    """A requests session carrying the browser's cookies (and so its sign-in), no CSRF token."""
+def browser_session(page: Any) -> requests.Session:
+    """A requests session with the browser's cookies (its sign-in and its CSRF cookie), and no
+    CSRF token in what it sends."""
     session = requests.Session()
-    for cookie in page.context.cookies(live.base):
-        session.cookies.set(cookie["name"], cookie["value"])
+    for cookie in page.context.cookies():
+        session.cookies.set(cookie["name"], cookie["value"], domain=cookie["domain"], path=cookie["path"])
     return session
 
 

@@ -15,8 +15,6 @@ from outter_auth.services.api_keys import KeyDraft
 from outter_auth.services.ceilings import Caller
 from tests.oidc.live import Live
 
-SERIOUS = {"serious", "critical"}
-
 
 def create_key(page: Any, name: str, scopes: tuple[str, ...] = ("api_keys:read",), **choices: str) -> str:
     """Fill the create form (on it already) and send it; returns the key shown once."""
@@ -34,14 +32,6 @@ def create_key(page: Any, name: str, scopes: tuple[str, ...] = ("api_keys:read",
 def verify(live: Live, key: str) -> requests.Response:
     """The gateway's answer about ``key`` (SPEC §7)."""
     return requests.post(live.base + "/api/auth/api-keys/verify", headers={"X-API-Key": key}, timeout=10)
-
-
-def browser_session(page: Any) -> requests.Session:
-    """A requests session with the browser's cookies (its sign-in and its CSRF cookie)."""
-    session = requests.Session()
-    for cookie in page.context.cookies():
-        session.cookies.set(cookie["name"], cookie["value"], domain=cookie["domain"], path=cookie["path"])
-    return session
 
 
 def csrf_token(page: Any) -> str:
@@ -83,18 +73,3 @@ def add_usage(app: Flask, key_id: str, counts: dict[date, tuple[int, int]]) -> N
     with app.app_context():
         batch = key_usage.UsageBatch(counts={(key_id, day): list(vr) for day, vr in counts.items()})
         key_usage.write_usage(db.session, batch)
-
-
-def serious_violations(page: Any) -> list[str]:
-    from axe_playwright_python.sync_playwright import Axe
-
-    violations = Axe().run(page).response["violations"]
-    return [
-        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']]}"
-        for v in violations
-        if v["impact"] in SERIOUS
-    ]
-
-
-def scrolls_sideways(page: Any) -> bool:
-    return not page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")

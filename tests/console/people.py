@@ -7,10 +7,9 @@ from typing import Any
 
 import requests
 
+from tests.console.helpers import fits_360, serious_violations
 from tests.factories import PASSWORD, Factory
 from tests.oidc.live import Live
-
-SERIOUS = {"serious", "critical"}
 
 
 def bearer(make: Factory, email: str, tenant: str = "acme") -> dict[str, str]:
@@ -25,27 +24,6 @@ def rest_login(live: Live, email: str, password: str = PASSWORD, tenant: str = "
 
 def api(live: Live, method: str, path: str, headers: dict[str, str], **kwargs: Any) -> requests.Response:
     return requests.request(method, live.base + path, headers=headers, timeout=10, **kwargs)
-
-
-def serious_violations(page: Any) -> list[str]:
-    from axe_playwright_python.sync_playwright import Axe
-
-    violations = Axe().run(page).response["violations"]
-    return [
-        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']]}"
-        for v in violations
-        if v["impact"] in SERIOUS
-    ]
-
-
-def fits_360(page: Any) -> bool:
-    """Whether the page at 360 px wide scrolls sideways (the viewport is put back after)."""
-    before = page.viewport_size
-    page.set_viewport_size({"width": 360, "height": 740})
-    try:
-        return bool(page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"))
-    finally:
-        page.set_viewport_size(before)
 
 
 def check_page(page: Any) -> None:

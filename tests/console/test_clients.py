@@ -204,7 +204,7 @@ def test_another_tenants_client_is_not_found(page: Any, live: Live, make: Factor
         response = page.goto(f"{live.base}{CLIENTS}/{theirs['client_id']}/{action}")
         assert response.status == 404
         assert page.get_by_role("heading", name="Not found").is_visible()
-    session = browser_session(page, live)
+    session = browser_session(page)
     page.goto(live.base + CLIENTS + "/new")
     csrf = page.locator("input[name=csrf_token]").first.input_value()
     for action in ("rotate-secret", "delete"):
@@ -228,7 +228,7 @@ def test_a_member_gets_the_403_page(page: Any, live: Live, make: Factory, open_c
 def test_posts_without_a_csrf_token_change_nothing(page: Any, live: Live, make: Factory, open_console):
     client = rest_client(live, make)
     open_console(page, OWNER, CLIENTS)
-    session = browser_session(page, live)
+    session = browser_session(page)
     base = f"{live.base}{CLIENTS}"
     form = {"name": "Forged", "grant_types": "client_credentials", "kind": "confidential"}
     for url in (f"{base}/new", f"{base}/{client['client_id']}/edit"):

@@ -62,7 +62,7 @@ def test_signing_keys_lists_the_active_key_by_its_kid(page: Any, live: Live, mak
     assert page.locator("form[method=post]").count() == 1  # only "Sign out": nothing to change here
 
 
-def test_dates_are_in_local_time_with_utc_on_hover(browser_context: Any, chromium: Any, live: Live, make: Factory):
+def test_dates_are_in_local_time_with_utc_on_hover(chromium: Any, live: Live, make: Factory):
     make.user("acme", "owner@acme.test", "owner")
     context = chromium.new_context(timezone_id="Asia/Tokyo", locale="en-GB")
     try:

@@ -60,3 +60,45 @@ def test_next_never_leaves_the_console(page: Any, live: Live, make: Factory) -> 
     sign_in(page, "owner@acme.test")
     page.wait_for_url(lambda url: url.startswith(live.base + "/console/"))
     assert urlsplit(page.url).netloc == urlsplit(live.base).netloc
+
+
+def _started(live: Live) -> tuple[requests.Session, str]:
+    """A browser (requests session) sent to sign in by the console; returns it and its state."""
+    browser = requests.Session()
+    start = browser.get(live.base + "/console/signin", allow_redirects=False, timeout=10)
+    state = parse_qs(urlsplit(start.headers["Location"]).query)["state"][0]
+    return browser, state
+
+
+def test_an_answer_from_another_issuer_is_refused(live: Live) -> None:
+    browser, state = _started(live)
+    answer = browser.get(
+        live.base + "/console/signed-in",
+        params={"code": "x", "state": state, "iss": "https://evil.example"},
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert answer.status_code == 400
+    assert "came back from another server" in answer.text
+
+
+def test_an_earlier_code_cannot_be_replayed_into_a_later_sign_in(page: Any, live: Live, make: Factory) -> None:
+    make.user("acme", "owner@acme.test", "owner")
+    callbacks: list[str] = []
+    page.on("request", lambda r: callbacks.append(r.url) if "/console/signed-in" in r.url else None)
+    page.goto(live.base + "/console/account")
+    sign_in(page, "owner@acme.test")
+    page.wait_for_url(live.base + "/console/account")
+    code = parse_qs(urlsplit(callbacks[0]).query)["code"][0]
+
+    page.goto(live.base + "/console/signin?next=/console/account")  # a new state, signed in already
+    page.wait_for_url(live.base + "/console/account")
+    start = page.context.request.get(live.base + "/console/signin", max_redirects=0)
+    state = parse_qs(urlsplit(start.headers["location"]).query)["state"][0]
+    replay = page.context.request.get(
+        live.base + "/console/signed-in",
+        params={"code": code, "state": state, "iss": live.base},
+        max_redirects=0,
+    )
+    assert replay.status == 400
+    assert "already used or has expired" in replay.text()
